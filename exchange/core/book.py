@@ -1,0 +1,264 @@
+"""Price-time priority limit order book for one symbol, integer prices (ticks) and sizes (lots).
+
+Each price level is a FIFO deque; cancellation is lazy (the order's qty drops to 0 and it is skipped
+when reached), so cancel is O(1) and a level is compacted when dead entries outnumber live ones.
+Price levels are kept in a SortedList per side. Complexity: add O(log L) when it opens a level,
+else O(1); cancel O(1) (+ O(log L) when the level empties); match O(fills + emptied levels * log L).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from sortedcontainers import SortedList
+
+from .commands import BUY, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE
+
+
+class Order:
+    """A live order. `qty` is the remaining quantity; `priority` orders time within a level."""
+
+    __slots__ = (
+        "oid", "account", "symbol", "side", "price", "qty", "orig_qty", "filled", "order_type", "tif",
+        "reduce_only", "stp", "client_order_id", "priority", "reserve", "stop_price", "working_type",
+        "isolated", "origin",
+    )
+
+    def __init__(self, oid: int, account: int, side: int, price: int, qty: int, priority: int = 0) -> None:
+        self.oid = oid
+        self.account = account
+        self.symbol = ""
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.orig_qty = qty
+        self.filled = 0
+        self.order_type = "LIMIT"
+        self.tif = "GTC"
+        self.reduce_only = False
+        self.stp = STP_NONE
+        self.client_order_id = ""
+        self.priority = priority
+        self.reserve = 0  # cash held against this order's initial margin
+        self.stop_price = 0
+        self.working_type = ""
+        self.isolated = False
+        self.origin = "user"  # user, liquidation, adl
+
+    def state(self) -> tuple:
+        return (self.oid, self.account, self.symbol, self.side, self.price, self.qty, self.orig_qty,
+                self.filled, self.order_type, self.tif, self.reduce_only, self.stp, self.client_order_id,
+                self.priority, self.reserve, self.stop_price, self.working_type, self.isolated, self.origin)
+
+    @classmethod
+    def from_state(cls, s: tuple) -> Order:
+        o = cls.__new__(cls)
+        for name, value in zip(cls.__slots__, s):
+            setattr(o, name, value)
+        return o
+
+
+class Level:
+    __slots__ = ("total", "orders", "live")
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.orders: deque[Order] = deque()
+        self.live = 0
+
+
+NO_BID = 0
+NO_ASK = 1 << 62
+
+
+class Book:
+    """One symbol's resting orders. Knows nothing of accounts or margin."""
+
+    __slots__ = ("symbol", "bids", "asks", "bid_prices", "ask_prices", "best_bid", "best_ask", "orders")
+
+    def __init__(self, symbol: str = "") -> None:
+        self.symbol = symbol
+        self.bids: dict[int, Level] = {}
+        self.asks: dict[int, Level] = {}
+        self.bid_prices = SortedList()
+        self.ask_prices = SortedList()
+        self.best_bid = NO_BID
+        self.best_ask = NO_ASK
+        self.orders: dict[int, Order] = {}
+
+    # -- queries -------------------------------------------------------------------------------
+    def crosses(self, side: int, price: int) -> bool:
+        """Would a limit order at `price` on `side` take liquidity?"""
+        return price >= self.best_ask if side == BUY else price <= self.best_bid
+
+    def fillable(self, side: int, limit: int, qty: int) -> bool:
+        """Is there at least `qty` resting at prices acceptable to a taker with this limit?"""
+        if side == BUY:
+            levels, prices = self.asks, self.ask_prices.irange(maximum=limit)
+        else:
+            levels, prices = self.bids, self.bid_prices.irange(minimum=limit, reverse=True)
+        for p in prices:
+            qty -= levels[p].total
+            if qty <= 0:
+                return True
+        return False
+
+    def depth(self, side: int, n: int | None = None) -> list[tuple[int, int]]:
+        """[(price, qty)] best first, at most n levels."""
+        if side == BUY:
+            count = len(self.bid_prices)
+            start = 0 if n is None else max(0, count - n)
+            return [(p, self.bids[p].total) for p in self.bid_prices.islice(start, count, reverse=True)]
+        return [(p, self.asks[p].total) for p in self.ask_prices.islice(0, n)]
+
+    def level_qty(self, side: int, price: int) -> int:
+        level = (self.bids if side == BUY else self.asks).get(price)
+        return level.total if level else 0
+
+    def has_bid(self) -> bool:
+        return self.best_bid != NO_BID
+
+    def has_ask(self) -> bool:
+        return self.best_ask != NO_ASK
+
+    # -- mutation ------------------------------------------------------------------------------
+    def add(self, order: Order) -> None:
+        """Rest an order that does not cross (the caller has matched it first)."""
+        price = order.price
+        if order.side == BUY:
+            level = self.bids.get(price)
+            if level is None:
+                level = self.bids[price] = Level()
+                self.bid_prices.add(price)
+                if price > self.best_bid:
+                    self.best_bid = price
+        else:
+            level = self.asks.get(price)
+            if level is None:
+                level = self.asks[price] = Level()
+                self.ask_prices.add(price)
+                if price < self.best_ask:
+                    self.best_ask = price
+        level.orders.append(order)
+        level.total += order.qty
+        level.live += 1
+        self.orders[order.oid] = order
+
+    def cancel(self, oid: int) -> Order | None:
+        """Remove a resting order (its qty becomes 0; remaining = orig_qty - filled), or None if unknown."""
+        order = self.orders.pop(oid, None)
+        if order is None:
+            return None
+        level = (self.bids if order.side == BUY else self.asks)[order.price]
+        level.total -= order.qty
+        level.live -= 1
+        order.qty = 0
+        if level.live == 0:
+            self._drop_level(order.side, order.price)
+        elif len(level.orders) > 2 * level.live + 16:
+            level.orders = deque(o for o in level.orders if o.qty)
+        return order
+
+    def reduce(self, oid: int, new_qty: int) -> None:
+        """Lower a resting order's remaining qty (0 < new_qty < qty) in place, keeping its priority."""
+        order = self.orders[oid]
+        level = (self.bids if order.side == BUY else self.asks)[order.price]
+        level.total -= order.qty - new_qty
+        order.orig_qty -= order.qty - new_qty
+        order.qty = new_qty
+
+    def _drop_level(self, side: int, price: int) -> None:
+        if side == BUY:
+            del self.bids[price]
+            self.bid_prices.remove(price)
+            if price == self.best_bid:
+                self.best_bid = self.bid_prices[-1] if self.bid_prices else NO_BID
+        else:
+            del self.asks[price]
+            self.ask_prices.remove(price)
+            if price == self.best_ask:
+                self.best_ask = self.ask_prices[0] if self.ask_prices else NO_ASK
+
+    def match(self, taker: Order, limit: int) -> tuple[list, list, bool]:
+        """Match `taker` against the opposite side up to price `limit` (>= 1), in price-time priority.
+
+        Returns (fills, expired_makers, taker_expired): fills are (maker, qty, price), makers updated
+        (one whose qty reaches 0 has left the book); expired_makers were removed by self-trade
+        prevention; taker_expired says STP stopped the taker. taker.qty becomes the remainder.
+        """
+        fills: list = []
+        expired: list = []
+        taker_expired = False
+        qty = taker.qty
+        account = taker.account
+        stp = taker.stp
+        orders = self.orders
+        buy = taker.side == BUY
+        if buy:
+            levels, prices, best = self.asks, self.ask_prices, self.best_ask
+        else:
+            levels, prices, best = self.bids, self.bid_prices, self.best_bid
+        while qty and (best <= limit if buy else best >= limit):
+            level = levels[best]
+            queue = level.orders
+            while qty and queue:
+                maker = queue[0]
+                mqty = maker.qty
+                if not mqty:
+                    queue.popleft()
+                    continue
+                if stp != STP_NONE and maker.account == account:
+                    if stp != STP_EXPIRE_TAKER:
+                        queue.popleft()
+                        del orders[maker.oid]
+                        level.total -= mqty
+                        level.live -= 1
+                        maker.qty = 0
+                        expired.append(maker)
+                    if stp != STP_EXPIRE_MAKER:
+                        taker_expired = True
+                        break
+                    continue
+                t = qty if qty < mqty else mqty
+                fills.append((maker, t, best))
+                qty -= t
+                maker.filled += t
+                level.total -= t
+                if t == mqty:
+                    maker.qty = 0
+                    queue.popleft()
+                    level.live -= 1
+                    del orders[maker.oid]
+                else:
+                    maker.qty = mqty - t
+            if not level.live:
+                del levels[best]
+                prices.remove(best)
+                if buy:
+                    best = self.best_ask = prices[0] if prices else NO_ASK
+                else:
+                    best = self.best_bid = prices[-1] if prices else NO_BID
+            if taker_expired:
+                break
+        taker.filled += taker.qty - qty
+        taker.qty = qty
+        return fills, expired, taker_expired
+
+    # -- invariants ----------------------------------------------------------------------------
+    def check_invariants(self) -> None:
+        assert self.best_bid < self.best_ask, f"book crossed: bid {self.best_bid} >= ask {self.best_ask}"
+        for side, levels, prices in ((BUY, self.bids, self.bid_prices), (-1, self.asks, self.ask_prices)):
+            assert list(prices) == sorted(levels), "price index out of sync with levels"
+            for price, level in levels.items():
+                live = [o for o in level.orders if o.qty]
+                assert live, f"empty level {price} kept"
+                assert level.live == len(live), f"level {price} live count {level.live} != {len(live)}"
+                assert level.total == sum(o.qty for o in live), f"level {price} total out of sync"
+                pri = [o.priority for o in live]
+                assert pri == sorted(pri), f"level {price} not FIFO"
+                for o in live:
+                    assert o.side == side and o.price == price and self.orders.get(o.oid) is o
+        assert self.best_bid == (self.bid_prices[-1] if self.bid_prices else NO_BID)
+        assert self.best_ask == (self.ask_prices[0] if self.ask_prices else NO_ASK)
+        n_live = sum(lv.live for lv in self.bids.values()) + sum(lv.live for lv in self.asks.values())
+        assert n_live == len(self.orders), "order index out of sync"

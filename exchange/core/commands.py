@@ -1,0 +1,144 @@
+"""Commands: the only inputs of the core. Immutable tuples (NamedTuple: cheap to build on the hot path,
+encodable as plain arrays on the wire and in the journal)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+BUY = 1
+SELL = -1
+
+LIMIT = "LIMIT"
+MARKET = "MARKET"
+STOP = "STOP"
+STOP_MARKET = "STOP_MARKET"
+TAKE_PROFIT = "TAKE_PROFIT"
+TAKE_PROFIT_MARKET = "TAKE_PROFIT_MARKET"
+ORDER_TYPES = (LIMIT, MARKET, STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET)
+TRIGGER_TYPES = (STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET)
+
+GTC = "GTC"
+IOC = "IOC"
+FOK = "FOK"
+GTX = "GTX"  # post-only
+TIFS = (GTC, IOC, FOK, GTX)
+
+STP_NONE = "NONE"
+STP_EXPIRE_TAKER = "EXPIRE_TAKER"
+STP_EXPIRE_MAKER = "EXPIRE_MAKER"
+STP_EXPIRE_BOTH = "EXPIRE_BOTH"
+STP_MODES = (STP_NONE, STP_EXPIRE_TAKER, STP_EXPIRE_MAKER, STP_EXPIRE_BOTH)
+
+MARK_PRICE = "MARK_PRICE"
+CONTRACT_PRICE = "CONTRACT_PRICE"
+WORKING_TYPES = (MARK_PRICE, CONTRACT_PRICE)
+
+CROSS = "CROSS"
+ISOLATED = "ISOLATED"
+MARGIN_MODES = (CROSS, ISOLATED)
+
+
+class PlaceOrder(NamedTuple):
+    account: int
+    symbol: str
+    side: int
+    qty_lots: int
+    price_ticks: int = 0
+    order_type: str = LIMIT
+    tif: str = GTC
+    reduce_only: bool = False
+    stop_price_ticks: int = 0
+    working_type: str = MARK_PRICE
+    stp: str = STP_NONE
+    client_order_id: str = ""
+
+
+class CancelOrder(NamedTuple):
+    account: int
+    symbol: str
+    order_id: int
+
+
+class CancelAll(NamedTuple):
+    account: int
+    symbol: str
+
+
+class AmendOrder(NamedTuple):
+    account: int
+    symbol: str
+    order_id: int
+    qty_lots: int
+    price_ticks: int
+
+
+class CreateAccount(NamedTuple):
+    account: int
+
+
+class Deposit(NamedTuple):
+    account: int
+    amount_cash: int
+
+
+class Withdraw(NamedTuple):
+    account: int
+    amount_cash: int
+
+
+class SetLeverage(NamedTuple):
+    account: int
+    symbol: str
+    leverage: int
+
+
+class SetMarginMode(NamedTuple):
+    account: int
+    symbol: str
+    mode: str
+
+
+class AdjustIsolatedMargin(NamedTuple):
+    account: int
+    symbol: str
+    amount_cash: int  # > 0 adds margin from the cross wallet, < 0 removes it
+
+
+class SetAutoAddMargin(NamedTuple):
+    account: int
+    symbol: str
+    enabled: bool
+
+
+class IndexPrice(NamedTuple):
+    symbol: str
+    price_ticks: int
+
+
+class Heartbeat(NamedTuple):
+    pass
+
+
+class SetTradingHalted(NamedTuple):
+    halted: bool
+
+
+class SetInstrumentParam(NamedTuple):
+    symbol: str
+    name: str
+    value: int
+
+
+class Envelope(NamedTuple):
+    seq: int
+    ts_ns: int
+    origin: str
+    command: Any
+
+
+COMMAND_TYPES: tuple[type, ...] = (
+    PlaceOrder, CancelOrder, CancelAll, AmendOrder, CreateAccount, Deposit, Withdraw, SetLeverage,
+    SetMarginMode, AdjustIsolatedMargin, SetAutoAddMargin, IndexPrice, Heartbeat, SetTradingHalted,
+    SetInstrumentParam,
+)
+COMMANDS_BY_NAME: dict[str, type] = {c.__name__: c for c in COMMAND_TYPES}

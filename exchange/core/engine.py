@@ -1,0 +1,287 @@
+"""The Exchange: the one mutator of exchange state, `apply(envelope) -> events`.
+
+Stage order of a command: advance time (funding timers due at or before the envelope's ts) ->
+dispatch -> [orders: validate (no mutation) -> reserve margin -> match -> settle fills -> rest or
+expire -> fire last-price triggers -> trim reduce-only] -> [index price: mark -> mark triggers ->
+liquidations] -> re-index the risk of every account whose state changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any, Callable
+
+from .accounts import Account, Position
+from .book import Book, Order
+from .commands import (
+    MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
+    Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
+    SetMarginMode, SetTradingHalted, Withdraw,
+)
+from .errors import Reject, Rejection
+from .events import (
+    AccountCreated, AutoAddMarginSet, BalanceChanged, CommandRejected, InstrumentChanged, IsolatedMarginChanged,
+    LeverageSet, MarginModeSet, TradingHalted,
+)
+from .instruments import Instrument
+from .liquidation import BreachIndex, Liquidation, LiquidationContext
+from .margin import initial_margin
+from .market import Market
+from .pricing import Pricing
+from .risk import Risk
+from .snapshot import Snapshots
+from .trading import Trading
+from .triggers import TriggerBook, Triggers
+
+MAX_CASH = 10**18  # bound on any single cash amount in a command
+INSTRUMENT_PARAMS = ("min_notional_cash", "price_band_ppm", "market_band_ppm", "max_open_orders", "maker_fee_ppm",
+                     "taker_fee_ppm", "liquidation_fee_ppm", "funding_cap_e8", "max_qty_lots", "market_max_qty_lots")
+
+
+class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
+    """Deterministic exchange state machine. Reads no clock, draws no random number, does no I/O."""
+
+    def __init__(self, instruments: Iterable[Instrument], insurance_fund_cash: int = 0,
+                 margin_checks: bool = True) -> None:
+        self.instruments: dict[str, Instrument] = {i.symbol: i for i in instruments}
+        symbols = list(self.instruments)
+        self.books = {s: Book(s) for s in symbols}
+        self.markets = {s: Market(s) for s in symbols}
+        self.triggers = {s: TriggerBook() for s in symbols}
+        self.holders: dict[str, dict[int, Position]] = {s: {} for s in symbols}
+        self.trigger_orders: dict[int, Order] = {}
+        self.accounts: dict[int, Account] = {}
+        self.breach_index = BreachIndex(symbols)
+        self.margin_checks = margin_checks
+        self.insurance_fund = insurance_fund_cash
+        self.insurance_seed = insurance_fund_cash
+        self.fees_collected = 0
+        self.deposits = 0
+        self.withdrawals = 0
+        self.halted = False
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.seq = 0
+        self.ts_ns = 0
+        self.dirty: dict[int, None] = {}
+        self.trim_pending: dict[tuple[int, str], None] = {}
+        self.liquidation: LiquidationContext | None = None
+        self._events: list = []
+        self._settling: set[str] = set()
+        self._handlers: dict[type, Callable[[Any, list], None]] = {
+            PlaceOrder: self._place, CancelOrder: self._cancel, CancelAll: self._cancel_all, AmendOrder: self._amend,
+            CreateAccount: self._create_account, Deposit: self._deposit, Withdraw: self._withdraw,
+            SetLeverage: self._set_leverage, SetMarginMode: self._set_margin_mode,
+            AdjustIsolatedMargin: self._adjust_isolated, SetAutoAddMargin: self._set_auto_add,
+            IndexPrice: self._index_price, Heartbeat: self._heartbeat, SetTradingHalted: self._set_halted,
+            SetInstrumentParam: self._set_instrument_param,
+        }
+
+    def apply(self, envelope: Envelope) -> list:
+        """Apply one sequenced command; returns the events it caused, in order."""
+        seq, ts, _, command = envelope
+        events: list = []
+        self._events = events
+        self.seq = seq
+        if ts > self.ts_ns:
+            self.ts_ns = ts
+            self._advance_time(ts, events)
+        handler = self._handlers.get(type(command))
+        if handler is None:
+            events.append(CommandRejected(-1, type(command).__name__, Reject.INVALID_COMMAND.value,
+                                          f"unknown command {type(command).__name__}"))
+        else:
+            handler(command, events)
+        if self.dirty:
+            self._flush_dirty()
+        return events
+
+    def _after_trades(self, symbol: str, events: list) -> None:
+        """Fire last-price triggers and trim reduce-only orders until nothing more happens."""
+        if (not self.trigger_orders and not self.trim_pending) or symbol in self._settling:
+            return
+        self._settling.add(symbol)
+        while True:
+            before = len(events)
+            if self.trigger_orders:
+                self._fire_triggers(symbol, "CONTRACT_PRICE", events)
+            if self.trim_pending:
+                self._trim_reduce_only(events)
+            if len(events) == before:
+                break
+        self._settling.discard(symbol)
+
+    # -- account and admin commands ------------------------------------------------------------
+    def _reject(self, events: list, cmd: Any, code: Reject, message: str) -> None:
+        events.append(CommandRejected(getattr(cmd, "account", -1), type(cmd).__name__, code.value, message))
+
+    def _account_for(self, cmd: Any) -> Account:
+        acct = self.accounts.get(cmd.account)
+        if acct is None:
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
+        return acct
+
+    def _position_for(self, cmd: Any) -> tuple[Account, Position, Instrument]:
+        acct = self._account_for(cmd)
+        inst = self.instruments.get(cmd.symbol)
+        if inst is None:
+            raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        return acct, acct.position(cmd.symbol), inst
+
+    def _create_account(self, cmd: CreateAccount, events: list) -> None:
+        if type(cmd.account) is not int or cmd.account < 0:
+            return self._reject(events, cmd, Reject.INVALID_PARAMETER, f"account id {cmd.account!r} must be an int >= 0")
+        if cmd.account in self.accounts:
+            return self._reject(events, cmd, Reject.ACCOUNT_EXISTS, f"account {cmd.account} exists")
+        self.accounts[cmd.account] = Account(cmd.account)
+        events.append(AccountCreated(cmd.account))
+
+    def _amount(self, cmd: Any) -> int:
+        amount = cmd.amount_cash
+        if type(amount) is not int or amount <= 0 or amount > MAX_CASH:
+            raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be an int in [1, {MAX_CASH}] cash units")
+        return amount
+
+    def _deposit(self, cmd: Deposit, events: list) -> None:
+        try:
+            acct, amount = self._account_for(cmd), self._amount(cmd)
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        acct.cross_wallet += amount
+        acct.deposited += amount
+        self.deposits += amount
+        self.dirty[acct.id] = None
+        events.append(BalanceChanged(acct.id, amount, acct.cross_wallet, "DEPOSIT"))
+
+    def _withdraw(self, cmd: Withdraw, events: list) -> None:
+        try:
+            acct, amount = self._account_for(cmd), self._amount(cmd)
+            free = self.free_balance(acct)
+            if amount > free:
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"withdrawal of {amount} exceeds the free balance {free}")
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        acct.cross_wallet -= amount
+        acct.withdrawn += amount
+        self.withdrawals += amount
+        self.dirty[acct.id] = None
+        events.append(BalanceChanged(acct.id, -amount, acct.cross_wallet, "WITHDRAW"))
+
+    def _set_leverage(self, cmd: SetLeverage, events: list) -> None:
+        try:
+            acct, pos, inst = self._position_for(cmd)
+            lev = cmd.leverage
+            if type(lev) is not int or lev < 1 or lev > inst.max_leverage:
+                raise Rejection(Reject.INVALID_LEVERAGE, f"leverage {lev!r} is outside [1, {inst.max_leverage}]")
+            bracket = inst.bracket_for(self._notional(pos))
+            if lev > bracket.max_leverage:
+                raise Rejection(Reject.INVALID_LEVERAGE, f"leverage {lev} exceeds {bracket.max_leverage}, the maximum "
+                                f"for a position of notional {self._notional(pos)}")
+            if pos.size and lev < pos.leverage:
+                need = initial_margin(self._notional(pos), lev) - initial_margin(self._notional(pos), pos.leverage)
+                have = (pos.isolated_wallet + self._upnl(pos) - self._im(pos)) if pos.isolated else self.available(acct)
+                if need > have:
+                    raise Rejection(Reject.INSUFFICIENT_MARGIN, f"leverage {lev} needs {need} more margin; {have} available")
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        pos.leverage = lev
+        self.dirty[acct.id] = None
+        events.append(LeverageSet(acct.id, cmd.symbol, lev))
+
+    def _set_margin_mode(self, cmd: SetMarginMode, events: list) -> None:
+        try:
+            acct, pos, _ = self._position_for(cmd)
+            if cmd.mode not in MARGIN_MODES:
+                raise Rejection(Reject.INVALID_MARGIN_MODE, f"margin mode {cmd.mode!r} is not one of {MARGIN_MODES}")
+            if pos.size or pos.open_orders:
+                raise Rejection(Reject.MARGIN_MODE_LOCKED, f"margin mode of {cmd.symbol} cannot change with "
+                                f"position {pos.size} and {pos.open_orders} open orders")
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        pos.mode = cmd.mode
+        events.append(MarginModeSet(acct.id, cmd.symbol, cmd.mode))
+
+    def _adjust_isolated(self, cmd: AdjustIsolatedMargin, events: list) -> None:
+        try:
+            acct, pos, _ = self._position_for(cmd)
+            amount = cmd.amount_cash
+            if type(amount) is not int or amount == 0 or abs(amount) > MAX_CASH:
+                raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be a non-zero int within {MAX_CASH}")
+            if not pos.isolated:
+                raise Rejection(Reject.NOT_ISOLATED, f"{cmd.symbol} is not in isolated margin mode")
+            if not pos.size:
+                raise Rejection(Reject.NO_POSITION, f"no isolated position in {cmd.symbol}")
+            if amount > 0 and amount > self.free_balance(acct):
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"adding {amount} exceeds the free balance {self.free_balance(acct)}")
+            removable = pos.isolated_wallet + min(0, self._upnl(pos)) - self._im(pos)
+            if amount < 0 and -amount > removable:
+                raise Rejection(Reject.INSUFFICIENT_MARGIN, f"removing {-amount} would leave the position below its "
+                                f"initial margin: at most {max(0, removable)} can be removed")
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        acct.cross_wallet -= amount
+        pos.isolated_wallet += amount
+        self.dirty[acct.id] = None
+        events.append(IsolatedMarginChanged(acct.id, cmd.symbol, amount, pos.isolated_wallet, "USER"))
+
+    def _set_auto_add(self, cmd: SetAutoAddMargin, events: list) -> None:
+        try:
+            acct, pos, _ = self._position_for(cmd)
+            if type(cmd.enabled) is not bool:
+                raise Rejection(Reject.INVALID_PARAMETER, f"enabled must be a bool, not {cmd.enabled!r}")
+        except Rejection as r:
+            return self._reject(events, cmd, r.code, r.message)
+        pos.auto_add = cmd.enabled
+        self.dirty[acct.id] = None
+        events.append(AutoAddMarginSet(acct.id, cmd.symbol, cmd.enabled))
+
+    def _heartbeat(self, cmd: Heartbeat, events: list) -> None:
+        """Time already advanced in apply(); a heartbeat only makes it happen on an idle market."""
+
+    def _set_halted(self, cmd: SetTradingHalted, events: list) -> None:
+        self.halted = bool(cmd.halted)
+        events.append(TradingHalted(self.halted))
+
+    def _set_instrument_param(self, cmd: SetInstrumentParam, events: list) -> None:
+        inst = self.instruments.get(cmd.symbol)
+        if inst is None:
+            return self._reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        if cmd.name not in INSTRUMENT_PARAMS or type(cmd.value) is not int or not 0 <= cmd.value <= MAX_CASH:
+            return self._reject(events, cmd, Reject.INVALID_PARAMETER,
+                                f"parameter {cmd.name!r}={cmd.value!r}: settable are {INSTRUMENT_PARAMS}, as ints >= 0")
+        self.instruments[cmd.symbol] = inst.with_changes(**{cmd.name: cmd.value})
+        events.append(InstrumentChanged(cmd.symbol, cmd.name, cmd.value))
+
+    # -- integrity -----------------------------------------------------------------------------
+    def state_hash(self) -> str:
+        """sha256 over a canonical encoding of the whole state."""
+        return hashlib.sha256(repr(self.snapshot()).encode()).hexdigest()
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if any invariant of the exchange is broken."""
+        for book in self.books.values():
+            book.check_invariants()
+        wallets = cost = 0
+        for acct in self.accounts.values():
+            wallets += acct.wallet_total()
+            assert acct.order_margin == sum(o.reserve for o in acct.orders.values()), f"account {acct.id} order margin"
+            for pos in acct.positions.values():
+                cost += pos.cost
+                assert pos.size or pos.cost == 0, f"flat position of {acct.id} in {pos.symbol} keeps cost {pos.cost}"
+                if pos.isolated:
+                    assert pos.isolated_wallet >= 0, f"negative isolated wallet {acct.id} {pos.symbol}"
+                    assert pos.size or pos.isolated_wallet == 0, f"flat isolated position of {acct.id} keeps margin"
+                else:
+                    assert pos.isolated_wallet == 0
+                n = sum(1 for o in acct.orders.values() if o.symbol == pos.symbol)
+                assert pos.open_orders == n, f"account {acct.id} {pos.symbol}: {pos.open_orders} != {n} open orders"
+        for symbol, holders in self.holders.items():
+            total = sum(a.positions[symbol].size for a in self.accounts.values() if symbol in a.positions)
+            assert total == 0, f"positions in {symbol} net to {total}, not 0"
+            assert all(p.size for p in holders.values())
+        money_in = self.deposits - self.withdrawals + self.insurance_seed
+        held = wallets + self.insurance_fund + self.fees_collected - cost
+        assert money_in == held, f"cash not conserved: in {money_in} != held {held} (diff {held - money_in})"
+        assert self.insurance_fund >= 0, f"insurance fund negative: {self.insurance_fund}"
+

@@ -1,0 +1,53 @@
+"""Stable rejection codes. Rejections are values (events), never exceptions."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Reject(str, Enum):
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    ACCOUNT_EXISTS = "ACCOUNT_EXISTS"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    DUPLICATE_ORDER = "DUPLICATE_ORDER"
+    INVALID_SIDE = "INVALID_SIDE"
+    INVALID_ORDER_TYPE = "INVALID_ORDER_TYPE"
+    INVALID_TIF = "INVALID_TIF"
+    INVALID_STP = "INVALID_STP"
+    INVALID_TRIGGER = "INVALID_TRIGGER"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_QTY = "INVALID_QTY"
+    MIN_NOTIONAL = "MIN_NOTIONAL"
+    PRICE_BAND = "PRICE_BAND"
+    NO_MARK_PRICE = "NO_MARK_PRICE"
+    NO_LIQUIDITY = "NO_LIQUIDITY"
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    REDUCE_ONLY_REJECTED = "REDUCE_ONLY_REJECTED"
+    WOULD_TRIGGER_IMMEDIATELY = "WOULD_TRIGGER_IMMEDIATELY"
+    MAX_OPEN_ORDERS = "MAX_OPEN_ORDERS"
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    INVALID_LEVERAGE = "INVALID_LEVERAGE"
+    INVALID_MARGIN_MODE = "INVALID_MARGIN_MODE"
+    MARGIN_MODE_LOCKED = "MARGIN_MODE_LOCKED"
+    NOT_ISOLATED = "NOT_ISOLATED"
+    NO_POSITION = "NO_POSITION"
+    TRADING_HALTED = "TRADING_HALTED"
+    IN_LIQUIDATION = "IN_LIQUIDATION"
+    INVALID_PARAMETER = "INVALID_PARAMETER"
+    INVALID_COMMAND = "INVALID_COMMAND"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Rejection(Exception):
+    """Raised only inside validation helpers and turned into a rejection event by the engine."""
+
+    def __init__(self, code: Reject, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message

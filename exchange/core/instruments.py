@@ -1,0 +1,157 @@
+"""Instrument specifications: filters, fees, leverage brackets and funding parameters, all integers."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from .money import CASH_SCALE, PPM, cash_from_str, e8_from_str, ppm_from_str, to_units
+
+NS_PER_SECOND = 1_000_000_000
+NS_PER_HOUR = 3600 * NS_PER_SECOND
+MARK_METHODS = ("median", "index", "last")
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """One leverage tier: applies to position notional in [floor_cash, cap_cash]."""
+
+    floor_cash: int
+    cap_cash: int
+    max_leverage: int
+    mmr_ppm: int
+    cum_cash: int
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    symbol: str
+    tick_size: Decimal
+    lot_step: Decimal
+    cash_per_tick_lot: int  # cash units of one lot traded at one tick
+    min_qty_lots: int
+    max_qty_lots: int
+    market_min_qty_lots: int
+    market_max_qty_lots: int
+    min_notional_cash: int
+    min_price_ticks: int
+    max_price_ticks: int
+    price_band_ppm: int  # limit buy <= mark*(1+band), sell >= mark*(1-band)
+    market_band_ppm: int  # market orders do not sweep beyond mark*(1 -/+ band)
+    max_open_orders: int
+    maker_fee_ppm: int
+    taker_fee_ppm: int
+    liquidation_fee_ppm: int
+    brackets: tuple[Bracket, ...]
+    funding_interval_ns: int = 8 * NS_PER_HOUR
+    funding_sample_ns: int = 5 * NS_PER_SECOND
+    interest_e8: int = 10_000  # 0.01% per 8 hours
+    premium_clamp_e8: int = 50_000  # +-0.05%
+    funding_cap_e8: int = 300_000  # +-0.3% per interval
+    mark_method: str = "median"
+    mark_basis_samples: int = 30
+    impact_margin_cash: int = 200 * CASH_SCALE
+    bracket_floors: tuple[int, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bracket_floors", tuple(b.floor_cash for b in self.brackets))
+
+    def bracket_for(self, notional_cash: int) -> Bracket:
+        """The bracket whose range holds the notional (the lower one at a shared boundary)."""
+        i = bisect_right(self.bracket_floors, notional_cash) - 1
+        if i > 0 and notional_cash == self.brackets[i].floor_cash:
+            i -= 1
+        return self.brackets[max(i, 0)]
+
+    @property
+    def max_leverage(self) -> int:
+        return self.brackets[0].max_leverage
+
+    @property
+    def impact_notional_cash(self) -> int:
+        """Impact notional = 200 USDT / initial margin rate at max leverage."""
+        return self.impact_margin_cash * self.max_leverage
+
+    def price_to_ticks(self, text: str | Decimal) -> int:
+        return to_units(text, self.tick_size, "price")
+
+    def qty_to_lots(self, text: str | Decimal) -> int:
+        return to_units(text, self.lot_step, "qty")
+
+    def ticks_to_str(self, ticks: int) -> str:
+        return str(ticks * self.tick_size)
+
+    def lots_to_str(self, lots: int) -> str:
+        return str(lots * self.lot_step)
+
+    def with_changes(self, **changes: Any) -> Instrument:
+        return replace(self, **changes)
+
+
+def build_brackets(rows: list[dict[str, Any]]) -> tuple[Bracket, ...]:
+    """Brackets from config rows (floor, cap, max_leverage, mmr); cum is derived so MM is continuous."""
+    brackets: list[Bracket] = []
+    cum = 0
+    prev_mmr = 0
+    for row in rows:
+        floor = cash_from_str(row["floor"])
+        mmr = ppm_from_str(row["mmr"])
+        cum += floor * (mmr - prev_mmr) // PPM  # exact for ppm rates on whole-unit floors
+        if "cum" in row and cash_from_str(row["cum"]) != cum:
+            raise ValueError(f"bracket at floor {row['floor']}: cum {row['cum']} does not match derived {cum}")
+        brackets.append(Bracket(floor, cash_from_str(row["cap"]), int(row["max_leverage"]), mmr, cum))
+        prev_mmr = mmr
+    if not brackets or brackets[0].floor_cash != 0:
+        raise ValueError("the first bracket must start at notional 0")
+    return tuple(brackets)
+
+
+def instrument_from_config(symbol: str, cfg: dict[str, Any]) -> Instrument:
+    """Build an Instrument from a TOML table of decimal strings."""
+    tick = Decimal(cfg["tick_size"])
+    lot = Decimal(cfg["lot_step"])
+    k = tick * lot * CASH_SCALE
+    if k != k.to_integral_value() or k <= 0:
+        raise ValueError(f"{symbol}: tick_size x lot_step must be a whole number of cash units")
+
+    def lots(key: str, default: str | None = None) -> int:
+        return to_units(cfg.get(key, default), lot, key)
+
+    def ticks(key: str, default: str) -> int:
+        return to_units(cfg.get(key, default), tick, key)
+
+    return Instrument(
+        symbol=symbol,
+        tick_size=tick,
+        lot_step=lot,
+        cash_per_tick_lot=int(k),
+        min_qty_lots=lots("min_qty"),
+        max_qty_lots=lots("max_qty"),
+        market_min_qty_lots=lots("market_min_qty", cfg["min_qty"]),
+        market_max_qty_lots=lots("market_max_qty", cfg["max_qty"]),
+        min_notional_cash=cash_from_str(cfg.get("min_notional", "0")),
+        min_price_ticks=max(1, ticks("min_price", str(tick))),
+        max_price_ticks=ticks("max_price", "10000000"),
+        price_band_ppm=ppm_from_str(cfg.get("price_band", "0.05")),
+        market_band_ppm=ppm_from_str(cfg.get("market_band", "0.05")),
+        max_open_orders=int(cfg.get("max_open_orders", 200)),
+        maker_fee_ppm=ppm_from_str(cfg.get("maker_fee", "0.0002")),
+        taker_fee_ppm=ppm_from_str(cfg.get("taker_fee", "0.0005")),
+        liquidation_fee_ppm=ppm_from_str(cfg.get("liquidation_fee", "0.0125")),
+        brackets=build_brackets(cfg["brackets"]),
+        funding_interval_ns=int(Decimal(cfg.get("funding_interval_hours", "8")) * NS_PER_HOUR),
+        funding_sample_ns=int(Decimal(cfg.get("funding_sample_seconds", "5")) * NS_PER_SECOND),
+        interest_e8=e8_from_str(cfg.get("interest_rate", "0.0001")),
+        premium_clamp_e8=e8_from_str(cfg.get("premium_clamp", "0.0005")),
+        funding_cap_e8=e8_from_str(cfg.get("funding_cap", "0.003")),
+        mark_method=_mark_method(cfg.get("mark_method", "median")),
+        mark_basis_samples=int(cfg.get("mark_basis_samples", 30)),
+    )
+
+
+def _mark_method(name: str) -> str:
+    if name not in MARK_METHODS:
+        raise ValueError(f"mark_method {name!r} is not one of {MARK_METHODS}")
+    return name

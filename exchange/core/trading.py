@@ -1,0 +1,398 @@
+"""Order entry: validate -> reserve margin -> match -> settle fills -> emit, plus cancel and amend."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .accounts import Account, Position
+from .book import Book, Order
+from .commands import (
+    BUY, FOK, GTX, IOC, MARKET, ORDER_TYPES, SELL, STP_MODES, STP_NONE, TIFS, TRIGGER_TYPES, WORKING_TYPES,
+    AmendOrder, CancelAll, CancelOrder, PlaceOrder,
+)
+from .errors import Reject, Rejection
+from .events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
+from .instruments import Instrument
+from .margin import closing_cost, initial_margin
+from .money import PPM, ceil_div
+
+if TYPE_CHECKING:
+    from .engine import Exchange
+
+    _Base = Exchange
+else:
+    _Base = object
+
+
+def _is_int(v: object) -> bool:
+    return type(v) is int
+
+
+class Trading(_Base):
+    """Mixin of Exchange: the order path."""
+
+    # -- validation (pure) ---------------------------------------------------------------------
+    def _validate_order(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:
+        inst = self.instruments.get(cmd.symbol)
+        if inst is None:
+            raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        acct = self.accounts.get(cmd.account)
+        if acct is None:
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account}")
+        if self.halted:
+            raise Rejection(Reject.TRADING_HALTED, "trading is halted")
+        if cmd.side != BUY and cmd.side != SELL:
+            raise Rejection(Reject.INVALID_SIDE, f"side {cmd.side!r} is not 1 (buy) or -1 (sell)")
+        if cmd.order_type not in ORDER_TYPES:
+            raise Rejection(Reject.INVALID_ORDER_TYPE, f"order type {cmd.order_type!r} is not one of {ORDER_TYPES}")
+        if cmd.tif not in TIFS:
+            raise Rejection(Reject.INVALID_TIF, f"time in force {cmd.tif!r} is not one of {TIFS}")
+        if cmd.stp not in STP_MODES:
+            raise Rejection(Reject.INVALID_STP, f"self-trade prevention {cmd.stp!r} is not one of {STP_MODES}")
+        if cmd.stp != STP_NONE and cmd.tif in (FOK, GTX):
+            raise Rejection(Reject.INVALID_STP, f"self-trade prevention is not available for {cmd.tif} orders")
+        qty = cmd.qty_lots
+        market = cmd.order_type in (MARKET, "STOP_MARKET", "TAKE_PROFIT_MARKET")
+        lo, hi = (inst.market_min_qty_lots, inst.market_max_qty_lots) if market else (inst.min_qty_lots, inst.max_qty_lots)
+        if not _is_int(qty) or qty < lo or qty > hi:
+            raise Rejection(Reject.INVALID_QTY, f"qty {qty!r} lots is outside [{lo}, {hi}] lots of {inst.lot_step}")
+        if not market:
+            price = cmd.price_ticks
+            if not _is_int(price) or price < inst.min_price_ticks or price > inst.max_price_ticks:
+                raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside "
+                                f"[{inst.min_price_ticks}, {inst.max_price_ticks}] ticks of {inst.tick_size}")
+        if cmd.order_type in TRIGGER_TYPES:
+            stop = cmd.stop_price_ticks
+            if not _is_int(stop) or stop < inst.min_price_ticks or stop > inst.max_price_ticks:
+                raise Rejection(Reject.INVALID_PRICE, f"stop price {stop!r} ticks is outside "
+                                f"[{inst.min_price_ticks}, {inst.max_price_ticks}]")
+            if cmd.working_type not in WORKING_TYPES:
+                raise Rejection(Reject.INVALID_TRIGGER, f"working type {cmd.working_type!r} is not one of {WORKING_TYPES}")
+        pos = acct.positions.get(cmd.symbol) or acct.position(cmd.symbol)
+        if pos.open_orders >= inst.max_open_orders:
+            raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {cmd.symbol}: the limit is {inst.max_open_orders}")
+        if cmd.reduce_only:
+            size = pos.size
+            if size == 0 or (size > 0) == (cmd.side > 0) or qty > abs(size):
+                raise Rejection(Reject.REDUCE_ONLY_REJECTED,
+                                f"reduce-only {'buy' if cmd.side > 0 else 'sell'} of {qty} lots would not reduce position {size}")
+        return acct, inst, pos
+
+    def _check_band_and_notional(self, inst: Instrument, side: int, price: int, qty: int, reduce_only: bool) -> None:
+        mark = self.markets[inst.symbol].mark
+        if mark:
+            band = inst.price_band_ppm
+            if side == BUY:
+                cap = mark * (PPM + band) // PPM
+                if price > cap:
+                    raise Rejection(Reject.PRICE_BAND, f"buy price {price} ticks is above {cap} (mark {mark} + {band} ppm)")
+            else:
+                floor = ceil_div(mark * (PPM - band), PPM)
+                if price < floor:
+                    raise Rejection(Reject.PRICE_BAND, f"sell price {price} ticks is below {floor} (mark {mark} - {band} ppm)")
+        if not reduce_only and price * qty * inst.cash_per_tick_lot < inst.min_notional_cash:
+            raise Rejection(Reject.MIN_NOTIONAL, f"notional {price * qty * inst.cash_per_tick_lot} is below "
+                            f"min notional {inst.min_notional_cash} (cash units)")
+
+    def _market_limit(self, inst: Instrument, side: int) -> int:
+        """The furthest price a market order may sweep to: mark -/+ market band."""
+        m = self.markets[inst.symbol]
+        ref = m.mark or m.last
+        if not ref:
+            raise Rejection(Reject.NO_MARK_PRICE, f"no mark price for {inst.symbol} yet: market orders need one")
+        band = inst.market_band_ppm
+        if side == BUY:
+            return ref * (PPM + band) // PPM
+        return max(1, ceil_div(ref * (PPM - band), PPM))
+
+    def _order_cost(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int) -> int:
+        """Initial margin + open loss of the part of an order that would open or increase the position."""
+        size = pos.size
+        if size and (size > 0) != (side > 0):
+            qty -= -size if size < 0 else size
+            if qty <= 0:
+                return 0
+        mark = self.markets[pos.symbol].mark or price
+        loss = side * (price - mark)
+        cost = initial_margin(qty * price * k, pos.leverage)
+        return cost + qty * loss * k if loss > 0 else cost
+
+    # -- placement -----------------------------------------------------------------------------
+    def _place(self, cmd: PlaceOrder, events: list, oid: int = 0) -> None:
+        """Place an order; `oid` is given when a triggered conditional order keeps its id."""
+        try:
+            acct, inst, pos = self._validate_order(cmd)
+            book = self.books[cmd.symbol]
+            side = cmd.side
+            if cmd.order_type in TRIGGER_TYPES:
+                self._check_trigger(inst, cmd)
+                limit = 0
+            elif cmd.order_type == MARKET:
+                limit = self._market_limit(inst, side)
+                if not (book.best_ask if side == BUY else book.best_bid) or not book.crosses(side, limit):
+                    raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the market band (limit {limit} ticks)")
+            else:
+                limit = cmd.price_ticks
+                self._check_band_and_notional(inst, side, limit, cmd.qty_lots, cmd.reduce_only)
+                if cmd.tif == GTX and book.crosses(side, limit):
+                    raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {limit} ticks would take liquidity")
+                if cmd.tif == FOK and not book.fillable(side, limit, cmd.qty_lots):
+                    raise Rejection(Reject.FOK_NOT_FILLABLE, f"fill-or-kill qty {cmd.qty_lots} is not available up to {limit} ticks")
+            cost = 0
+            if self.margin_checks and not cmd.reduce_only and cmd.order_type not in TRIGGER_TYPES:
+                est = limit if cmd.order_type != MARKET else (book.best_ask if side == BUY else book.best_bid)
+                cost = self._order_cost(acct, pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot)
+                if cost:
+                    self._require_available(acct, cost)
+        except Rejection as r:
+            events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
+            return
+        order = self._new_order(cmd, pos, oid)
+        events.append(OrderAccepted(cmd.account, cmd.symbol, order.oid, side, cmd.order_type, order.price,
+                                    order.qty, order.tif, cmd.reduce_only, cmd.stop_price_ticks, cmd.client_order_id))
+        if cmd.order_type in TRIGGER_TYPES:
+            self._arm_trigger(order, acct, pos)
+            return
+        self._execute(order, acct, pos, inst, book, limit, cost, events)
+        self._after_trades(inst.symbol, events)
+
+    def _new_order(self, cmd: PlaceOrder, pos: Position, oid: int = 0) -> Order:
+        priority = self.next_order_id
+        self.next_order_id = priority + 1
+        o = Order(oid or priority, cmd.account, cmd.side, cmd.price_ticks if cmd.order_type != MARKET else 0,
+                  cmd.qty_lots, priority)
+        o.symbol = cmd.symbol
+        o.order_type = cmd.order_type
+        o.tif = cmd.tif if cmd.order_type != MARKET else IOC
+        o.reduce_only = cmd.reduce_only
+        o.stp = cmd.stp
+        o.client_order_id = cmd.client_order_id
+        o.stop_price = cmd.stop_price_ticks
+        o.working_type = cmd.working_type
+        o.isolated = pos.isolated
+        return o
+
+    def _execute(self, order: Order, acct: Account, pos: Position, inst: Instrument, book: Book, limit: int,
+                 cost: int, events: list, fee_ppm: int | None = None) -> list:
+        """Match an accepted order, settle its fills, then rest or expire the remainder."""
+        symbol = inst.symbol
+        fills: list = []
+        orig = order.qty
+        if book.crosses(order.side, limit):
+            fills, expired, taker_expired = book.match(order, limit)
+            for maker in expired:
+                self._forget_order(maker, "STP", events)
+            if fills:
+                self._settle_fills(order, acct, pos, inst, fills, events, fee_ppm)
+        else:
+            taker_expired = False
+        if order.qty:
+            if order.tif in ("GTC", GTX) and not taker_expired and order.origin == "user":
+                order.reserve = ceil_div(cost * order.qty, orig) if cost else 0
+                self._track_order(acct, pos, order)
+                book.add(order)
+            else:
+                reason = "STP" if taker_expired else ("MARKET_BAND" if order.order_type == MARKET else order.tif)
+                events.append(OrderCancelled(order.account, symbol, order.oid, order.side, order.price, order.qty, reason))
+        return fills
+
+    def _settle_fills(self, taker: Order, acct: Account, pos: Position, inst: Instrument, fills: list,
+                      events: list, fee_ppm: int | None) -> None:
+        k = inst.cash_per_tick_lot
+        symbol = inst.symbol
+        taker_ppm = inst.taker_fee_ppm if fee_ppm is None else fee_ppm
+        maker_ppm = inst.maker_fee_ppm
+        side = taker.side
+        accounts = self.accounts
+        liquidation = taker.origin != "user"
+        last = 0
+        for maker, qty, price in fills:
+            value = qty * price * k
+            taker_fee = -((-value * taker_ppm) // PPM)
+            maker_fee = -((-value * maker_ppm) // PPM)
+            trade_id = self.next_trade_id
+            self.next_trade_id = trade_id + 1
+            events.append(Trade(symbol, trade_id, price, qty, side, taker.account, taker.oid, maker.account,
+                                maker.oid, taker_fee, maker_fee, liquidation))
+            macct = accounts[maker.account]
+            mpos = macct.positions[symbol]
+            if maker.reserve:
+                release = maker.reserve if not maker.qty else maker.reserve * qty // (maker.qty + qty)
+                maker.reserve -= release
+                macct.order_margin -= release
+            if not maker.qty:
+                self._untrack_order(macct, mpos, maker)
+            self._fill_position(macct, mpos, -side, qty, price, k, maker_fee, events)
+            if liquidation:
+                self._liquidation_fill(taker, acct, pos, qty, price, k, taker_fee, events)
+            else:
+                self._fill_position(acct, pos, side, qty, price, k, taker_fee, events)
+            last = price
+        self.markets[symbol].last = last
+
+    def _fill_position(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int, fee: int,
+                       events: list, close_value: int | None = None) -> int:
+        """Apply a fill to a position and its wallet; returns the realized PnL.
+
+        close_value, when given, replaces qty*price*k as the value of the closing part (a liquidation
+        settles the liquidated account at the bankruptcy price).
+        """
+        size = pos.size
+        self.fees_collected += fee
+        realized = 0
+        closed = 0
+        if size and (size > 0) != (side > 0):
+            closed = qty if qty <= abs(size) else abs(size)
+            removed = closing_cost(pos.cost, size, closed)
+            value = closed * price * k if close_value is None else close_value
+            realized = -side * value - removed
+            pos.cost -= removed
+            pos.size = size = size + side * closed
+            pos.realized_pnl += realized
+        opened = qty - closed
+        if opened:
+            pos.cost += side * opened * price * k
+            pos.size = size + side * opened
+        if pos.mode == "CROSS":
+            acct.cross_wallet += realized - fee
+            wallet = acct.cross_wallet
+        else:
+            wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee)
+        events.append(PositionChanged(acct.id, pos.symbol, pos.size, pos.cost, realized, wallet))
+        self._position_changed(acct, pos, size)
+        return realized
+
+    def _settle_isolated(self, acct: Account, pos: Position, closed: int, opened: int, size_after_close: int,
+                         price: int, k: int, realized: int, fee: int) -> int:
+        """Isolated wallet: realize PnL, release margin in proportion to what closed, draw IM on opening."""
+        wallet = pos.isolated_wallet + realized - (0 if opened else fee)
+        if closed:
+            if size_after_close == 0:
+                release = wallet
+            else:
+                release = wallet * closed // (closed + abs(size_after_close)) if wallet > 0 else 0
+            if release < 0:
+                self._cover_bad_debt(acct, pos.symbol, -release)
+                release = 0
+                wallet = 0
+            wallet -= release
+            acct.cross_wallet += release
+        if opened:
+            draw = initial_margin(opened * price * k, pos.leverage) + fee
+            acct.cross_wallet -= draw
+            wallet += draw - fee
+        pos.isolated_wallet = wallet
+        return wallet
+
+    # -- cancel / amend ------------------------------------------------------------------------
+    def _forget_order(self, order: Order, reason: str, events: list) -> None:
+        """Bookkeeping after an order left the book or trigger list: release its reserve and emit."""
+        acct = self.accounts[order.account]
+        self._untrack_order(acct, acct.positions[order.symbol], order)
+        events.append(OrderCancelled(order.account, order.symbol, order.oid, order.side, order.price,
+                                     order.orig_qty - order.filled, reason))
+
+    def _cancel_open_order(self, order: Order, reason: str, events: list) -> None:
+        if order.order_type in TRIGGER_TYPES:
+            self._disarm_trigger(order)
+        else:
+            self.books[order.symbol].cancel(order.oid)
+        self._forget_order(order, reason, events)
+
+    def _cancel(self, cmd: CancelOrder, events: list) -> None:
+        acct = self.accounts.get(cmd.account)
+        order = acct.orders.get(cmd.order_id) if acct else None
+        if order is None or order.symbol != cmd.symbol:
+            events.append(OrderRejected(cmd.account, cmd.symbol, "", Reject.UNKNOWN_ORDER.value,
+                                        f"no open order {cmd.order_id!r} of account {cmd.account} on {cmd.symbol}"))
+            return
+        self._cancel_open_order(order, "USER", events)
+
+    def _cancel_all(self, cmd: CancelAll, events: list) -> None:
+        acct = self.accounts.get(cmd.account)
+        if acct is None:
+            events.append(OrderRejected(cmd.account, cmd.symbol, "", Reject.UNKNOWN_ACCOUNT.value, f"unknown account {cmd.account}"))
+            return
+        self._cancel_orders_of(acct, "USER", events, cmd.symbol)
+
+    def _cancel_orders_of(self, acct: Account, reason: str, events: list, symbol: str | None = None) -> None:
+        for order in [o for o in acct.orders.values() if symbol is None or o.symbol == symbol]:
+            self._cancel_open_order(order, reason, events)
+
+    def _amend(self, cmd: AmendOrder, events: list) -> None:
+        acct = self.accounts.get(cmd.account)
+        order = acct.orders.get(cmd.order_id) if acct else None
+        try:
+            if order is None or order.symbol != cmd.symbol or order.order_type in TRIGGER_TYPES:
+                raise Rejection(Reject.UNKNOWN_ORDER, f"no resting order {cmd.order_id!r} of account {cmd.account} on {cmd.symbol}")
+            inst = self.instruments[cmd.symbol]
+            qty, price = cmd.qty_lots, cmd.price_ticks
+            if not _is_int(qty) or qty <= 0 or qty > inst.max_qty_lots:
+                raise Rejection(Reject.INVALID_QTY, f"qty {qty!r} lots is outside [1, {inst.max_qty_lots}]")
+            if not _is_int(price) or price < inst.min_price_ticks or price > inst.max_price_ticks:
+                raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside [{inst.min_price_ticks}, {inst.max_price_ticks}]")
+            book = self.books[cmd.symbol]
+            if price == order.price and qty < order.qty:
+                self._shrink_order(acct, order, qty)
+                events.append(OrderAmended(acct.id, cmd.symbol, order.oid, price, qty))
+                return
+            self._check_band_and_notional(inst, order.side, price, qty, order.reduce_only)
+            if order.tif == GTX and book.crosses(order.side, price) and price != order.price:
+                raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {price} ticks would take liquidity")
+            pos = acct.positions[cmd.symbol]
+            cost = 0
+            if self.margin_checks and not order.reduce_only:
+                cost = self._order_cost(acct, pos, order.side, qty, price, inst.cash_per_tick_lot)
+                if cost > order.reserve:
+                    self._require_available(acct, cost - order.reserve)
+        except Rejection as r:
+            events.append(OrderRejected(cmd.account, cmd.symbol, "", r.code.value, r.message))
+            return
+        # re-queue with a new priority: leave the book, come back as a fresh taker/maker
+        book.cancel(order.oid)
+        self._untrack_order(acct, pos, order)
+        order.price = price
+        order.qty = order.orig_qty = qty
+        order.filled = 0
+        order.priority = self.next_order_id
+        self.next_order_id += 1
+        events.append(OrderAmended(acct.id, cmd.symbol, order.oid, price, qty))
+        self._execute(order, acct, pos, inst, book, price, cost, events)
+        self._after_trades(cmd.symbol, events)
+
+    @staticmethod
+    def _track_order(acct: Account, pos: Position, order: Order) -> None:
+        acct.orders[order.oid] = order
+        acct.order_margin += order.reserve
+        pos.open_orders += 1
+        if order.reduce_only:
+            pos.reduce_only_orders += 1
+
+    @staticmethod
+    def _untrack_order(acct: Account, pos: Position, order: Order) -> None:
+        del acct.orders[order.oid]
+        acct.order_margin -= order.reserve
+        order.reserve = 0
+        pos.open_orders -= 1
+        if order.reduce_only:
+            pos.reduce_only_orders -= 1
+
+    def _trim_reduce_only(self, events: list) -> None:
+        """Cancel or shrink resting reduce-only orders that would now increase or flip the position."""
+        pending, self.trim_pending = self.trim_pending, {}
+        for account, symbol in pending:
+            acct = self.accounts[account]
+            size = acct.positions[symbol].size
+            for order in [o for o in acct.orders.values() if o.reduce_only and o.symbol == symbol]:
+                if size == 0 or (size > 0) == (order.side > 0):
+                    self._cancel_open_order(order, "REDUCE_ONLY", events)
+                elif order.qty > abs(size) and order.order_type not in TRIGGER_TYPES:
+                    self._shrink_order(acct, order, abs(size))
+
+    def _shrink_order(self, acct: Account, order: Order, qty: int) -> None:
+        """Lower a resting order's qty in place (keeps priority); its reserve shrinks in proportion."""
+        old = order.qty
+        self.books[order.symbol].reduce(order.oid, qty)
+        new_reserve = order.reserve * qty // old
+        acct.order_margin -= order.reserve - new_reserve
+        order.reserve = new_reserve
