@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .book import Order
 from .commands import CROSS
 
@@ -52,20 +54,14 @@ class Account:
 
     __slots__ = ("id", "cross_wallet", "positions", "orders", "order_margin", "deposited", "withdrawn")
 
-    def __init__(self, account_id: int) -> None:
+    def __init__(self, account_id: int, symbols: Iterable[str] = ()) -> None:
         self.id = account_id
         self.cross_wallet = 0
-        self.positions: dict[str, Position] = {}
+        self.positions: dict[str, Position] = {s: Position(account_id, s) for s in symbols}
         self.orders: dict[int, Order] = {}  # open orders, resting and untriggered, all symbols
         self.order_margin = 0  # sum of the open orders' reserves
         self.deposited = 0
         self.withdrawn = 0
-
-    def position(self, symbol: str) -> Position:
-        pos = self.positions.get(symbol)
-        if pos is None:
-            pos = self.positions[symbol] = Position(self.id, symbol)
-        return pos
 
     def wallet_total(self) -> int:
         return self.cross_wallet + sum(p.isolated_wallet for p in self.positions.values())

@@ -24,26 +24,29 @@ class Order:
         "isolated", "origin",
     )
 
-    def __init__(self, oid: int, account: int, side: int, price: int, qty: int, priority: int = 0) -> None:
+    def __init__(self, oid: int, account: int, side: int, price: int, qty: int, priority: int = 0,
+                 symbol: str = "", order_type: str = "LIMIT", tif: str = "GTC", reduce_only: bool = False,
+                 stp: str = STP_NONE, client_order_id: str = "", stop_price: int = 0, working_type: str = "",
+                 isolated: bool = False, origin: str = "user") -> None:
         self.oid = oid
         self.account = account
-        self.symbol = ""
+        self.symbol = symbol
         self.side = side
         self.price = price
         self.qty = qty
         self.orig_qty = qty
         self.filled = 0
-        self.order_type = "LIMIT"
-        self.tif = "GTC"
-        self.reduce_only = False
-        self.stp = STP_NONE
-        self.client_order_id = ""
+        self.order_type = order_type
+        self.tif = tif
+        self.reduce_only = reduce_only
+        self.stp = stp
+        self.client_order_id = client_order_id
         self.priority = priority
         self.reserve = 0  # cash held against this order's initial margin
-        self.stop_price = 0
-        self.working_type = ""
-        self.isolated = False
-        self.origin = "user"  # user, liquidation, adl
+        self.stop_price = stop_price
+        self.working_type = working_type
+        self.isolated = isolated
+        self.origin = origin  # user, liquidation
 
     def state(self) -> tuple:
         return (self.oid, self.account, self.symbol, self.side, self.price, self.qty, self.orig_qty,

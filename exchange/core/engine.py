@@ -127,14 +127,14 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         inst = self.instruments.get(cmd.symbol)
         if inst is None:
             raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        return acct, acct.position(cmd.symbol), inst
+        return acct, acct.positions[cmd.symbol], inst
 
     def _create_account(self, cmd: CreateAccount, events: list) -> None:
         if type(cmd.account) is not int or cmd.account < 0:
             return self._reject(events, cmd, Reject.INVALID_PARAMETER, f"account id {cmd.account!r} must be an int >= 0")
         if cmd.account in self.accounts:
             return self._reject(events, cmd, Reject.ACCOUNT_EXISTS, f"account {cmd.account} exists")
-        self.accounts[cmd.account] = Account(cmd.account)
+        self.accounts[cmd.account] = Account(cmd.account, self.instruments)
         events.append(AccountCreated(cmd.account))
 
     def _amount(self, cmd: Any) -> int:

@@ -339,7 +339,7 @@ class Liquidation(_Base):
         """Close `qty` against opposite positions ranked by leverage-PnL at the bankruptcy price."""
         symbol = pos.symbol
         k = self.instruments[symbol].cash_per_tick_lot
-        for cp in self.adl_ranking(symbol, -side, bp_ticks, exclude=acct.id):
+        for cp in self.adl_ranking(symbol, side, bp_ticks, exclude=acct.id):  # shorts when selling
             if not qty:
                 break
             cacct = self.accounts[cp.account]

@@ -24,6 +24,10 @@ else:
     _Base = object
 
 
+MARKET_TYPES = (MARKET, "STOP_MARKET", "TAKE_PROFIT_MARKET")
+_new = tuple.__new__  # builds a NamedTuple event from a ready tuple, skipping its Python-level __new__
+
+
 def _is_int(v: object) -> bool:
     return type(v) is int
 
@@ -33,49 +37,52 @@ class Trading(_Base):
 
     # -- validation (pure) ---------------------------------------------------------------------
     def _validate_order(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:
-        inst = self.instruments.get(cmd.symbol)
+        """All static checks of an order; raises Rejection. Mutates nothing."""
+        inst = self.instruments.get(cmd.symbol) if type(cmd.symbol) is str else None
         if inst is None:
             raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        acct = self.accounts.get(cmd.account)
+        acct = self.accounts.get(cmd.account) if type(cmd.account) is int else None
         if acct is None:
-            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account}")
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
         if self.halted:
             raise Rejection(Reject.TRADING_HALTED, "trading is halted")
-        if cmd.side != BUY and cmd.side != SELL:
-            raise Rejection(Reject.INVALID_SIDE, f"side {cmd.side!r} is not 1 (buy) or -1 (sell)")
-        if cmd.order_type not in ORDER_TYPES:
-            raise Rejection(Reject.INVALID_ORDER_TYPE, f"order type {cmd.order_type!r} is not one of {ORDER_TYPES}")
-        if cmd.tif not in TIFS:
-            raise Rejection(Reject.INVALID_TIF, f"time in force {cmd.tif!r} is not one of {TIFS}")
-        if cmd.stp not in STP_MODES:
-            raise Rejection(Reject.INVALID_STP, f"self-trade prevention {cmd.stp!r} is not one of {STP_MODES}")
-        if cmd.stp != STP_NONE and cmd.tif in (FOK, GTX):
-            raise Rejection(Reject.INVALID_STP, f"self-trade prevention is not available for {cmd.tif} orders")
+        side, kind, tif, stp = cmd.side, cmd.order_type, cmd.tif, cmd.stp
+        if type(side) is not int or (side != BUY and side != SELL):
+            raise Rejection(Reject.INVALID_SIDE, f"side {side!r} is not 1 (buy) or -1 (sell)")
+        if kind not in ORDER_TYPES:
+            raise Rejection(Reject.INVALID_ORDER_TYPE, f"order type {kind!r} is not one of {ORDER_TYPES}")
+        if tif not in TIFS:
+            raise Rejection(Reject.INVALID_TIF, f"time in force {tif!r} is not one of {TIFS}")
+        if stp != STP_NONE:
+            if stp not in STP_MODES:
+                raise Rejection(Reject.INVALID_STP, f"self-trade prevention {stp!r} is not one of {STP_MODES}")
+            if tif == FOK or tif == GTX:
+                raise Rejection(Reject.INVALID_STP, f"self-trade prevention is not available for {tif} orders")
         qty = cmd.qty_lots
-        market = cmd.order_type in (MARKET, "STOP_MARKET", "TAKE_PROFIT_MARKET")
+        market = kind in MARKET_TYPES
         lo, hi = (inst.market_min_qty_lots, inst.market_max_qty_lots) if market else (inst.min_qty_lots, inst.max_qty_lots)
-        if not _is_int(qty) or qty < lo or qty > hi:
+        if type(qty) is not int or qty < lo or qty > hi:
             raise Rejection(Reject.INVALID_QTY, f"qty {qty!r} lots is outside [{lo}, {hi}] lots of {inst.lot_step}")
         if not market:
             price = cmd.price_ticks
-            if not _is_int(price) or price < inst.min_price_ticks or price > inst.max_price_ticks:
+            if type(price) is not int or price < inst.min_price_ticks or price > inst.max_price_ticks:
                 raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside "
                                 f"[{inst.min_price_ticks}, {inst.max_price_ticks}] ticks of {inst.tick_size}")
-        if cmd.order_type in TRIGGER_TYPES:
+        if kind in TRIGGER_TYPES:
             stop = cmd.stop_price_ticks
-            if not _is_int(stop) or stop < inst.min_price_ticks or stop > inst.max_price_ticks:
+            if type(stop) is not int or stop < inst.min_price_ticks or stop > inst.max_price_ticks:
                 raise Rejection(Reject.INVALID_PRICE, f"stop price {stop!r} ticks is outside "
                                 f"[{inst.min_price_ticks}, {inst.max_price_ticks}]")
             if cmd.working_type not in WORKING_TYPES:
                 raise Rejection(Reject.INVALID_TRIGGER, f"working type {cmd.working_type!r} is not one of {WORKING_TYPES}")
-        pos = acct.positions.get(cmd.symbol) or acct.position(cmd.symbol)
+        pos = acct.positions[cmd.symbol]
         if pos.open_orders >= inst.max_open_orders:
             raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {cmd.symbol}: the limit is {inst.max_open_orders}")
         if cmd.reduce_only:
             size = pos.size
-            if size == 0 or (size > 0) == (cmd.side > 0) or qty > abs(size):
+            if size == 0 or (size > 0) == (side > 0) or qty > abs(size):
                 raise Rejection(Reject.REDUCE_ONLY_REJECTED,
-                                f"reduce-only {'buy' if cmd.side > 0 else 'sell'} of {qty} lots would not reduce position {size}")
+                                f"reduce-only {'buy' if side > 0 else 'sell'} of {qty} lots would not reduce position {size}")
         return acct, inst, pos
 
     def _check_band_and_notional(self, inst: Instrument, side: int, price: int, qty: int, reduce_only: bool) -> None:
@@ -123,24 +130,27 @@ class Trading(_Base):
         try:
             acct, inst, pos = self._validate_order(cmd)
             book = self.books[cmd.symbol]
-            side = cmd.side
-            if cmd.order_type in TRIGGER_TYPES:
+            side, kind = cmd.side, cmd.order_type
+            conditional = kind in TRIGGER_TYPES
+            if conditional:
                 self._check_trigger(inst, cmd)
                 limit = 0
-            elif cmd.order_type == MARKET:
+            elif kind == MARKET:
                 limit = self._market_limit(inst, side)
-                if not (book.best_ask if side == BUY else book.best_bid) or not book.crosses(side, limit):
-                    raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the market band (limit {limit} ticks)")
+                if not book.crosses(side, limit):
+                    raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the "
+                                    f"market band (limit {limit} ticks)")
             else:
                 limit = cmd.price_ticks
                 self._check_band_and_notional(inst, side, limit, cmd.qty_lots, cmd.reduce_only)
-                if cmd.tif == GTX and book.crosses(side, limit):
+                tif = cmd.tif
+                if tif == GTX and book.crosses(side, limit):
                     raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {limit} ticks would take liquidity")
-                if cmd.tif == FOK and not book.fillable(side, limit, cmd.qty_lots):
+                if tif == FOK and not book.fillable(side, limit, cmd.qty_lots):
                     raise Rejection(Reject.FOK_NOT_FILLABLE, f"fill-or-kill qty {cmd.qty_lots} is not available up to {limit} ticks")
             cost = 0
-            if self.margin_checks and not cmd.reduce_only and cmd.order_type not in TRIGGER_TYPES:
-                est = limit if cmd.order_type != MARKET else (book.best_ask if side == BUY else book.best_bid)
+            if self.margin_checks and not cmd.reduce_only and not conditional:
+                est = limit if kind != MARKET else (book.best_ask if side == BUY else book.best_bid)
                 cost = self._order_cost(acct, pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot)
                 if cost:
                     self._require_available(acct, cost)
@@ -148,29 +158,22 @@ class Trading(_Base):
             events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
             return
         order = self._new_order(cmd, pos, oid)
-        events.append(OrderAccepted(cmd.account, cmd.symbol, order.oid, side, cmd.order_type, order.price,
-                                    order.qty, order.tif, cmd.reduce_only, cmd.stop_price_ticks, cmd.client_order_id))
-        if cmd.order_type in TRIGGER_TYPES:
+        events.append(_new(OrderAccepted, (cmd.account, cmd.symbol, order.oid, side, kind, order.price, order.qty,
+                                           order.tif, cmd.reduce_only, cmd.stop_price_ticks, cmd.client_order_id)))
+        if conditional:
             self._arm_trigger(order, acct, pos)
             return
         self._execute(order, acct, pos, inst, book, limit, cost, events)
-        self._after_trades(inst.symbol, events)
+        if self.trigger_orders or self.trim_pending:
+            self._after_trades(inst.symbol, events)
 
     def _new_order(self, cmd: PlaceOrder, pos: Position, oid: int = 0) -> Order:
         priority = self.next_order_id
         self.next_order_id = priority + 1
-        o = Order(oid or priority, cmd.account, cmd.side, cmd.price_ticks if cmd.order_type != MARKET else 0,
-                  cmd.qty_lots, priority)
-        o.symbol = cmd.symbol
-        o.order_type = cmd.order_type
-        o.tif = cmd.tif if cmd.order_type != MARKET else IOC
-        o.reduce_only = cmd.reduce_only
-        o.stp = cmd.stp
-        o.client_order_id = cmd.client_order_id
-        o.stop_price = cmd.stop_price_ticks
-        o.working_type = cmd.working_type
-        o.isolated = pos.isolated
-        return o
+        market = cmd.order_type == MARKET
+        return Order(oid or priority, cmd.account, cmd.side, 0 if market else cmd.price_ticks, cmd.qty_lots, priority,
+                     cmd.symbol, cmd.order_type, IOC if market else cmd.tif, cmd.reduce_only, cmd.stp,
+                     cmd.client_order_id, cmd.stop_price_ticks, cmd.working_type, pos.mode != "CROSS")
 
     def _execute(self, order: Order, acct: Account, pos: Position, inst: Instrument, book: Book, limit: int,
                  cost: int, events: list, fee_ppm: int | None = None) -> list:
@@ -178,7 +181,7 @@ class Trading(_Base):
         symbol = inst.symbol
         fills: list = []
         orig = order.qty
-        if book.crosses(order.side, limit):
+        if (limit >= book.best_ask) if order.side == BUY else (limit <= book.best_bid):
             fills, expired, taker_expired = book.match(order, limit)
             for maker in expired:
                 self._forget_order(maker, "STP", events)
@@ -212,8 +215,8 @@ class Trading(_Base):
             maker_fee = -((-value * maker_ppm) // PPM)
             trade_id = self.next_trade_id
             self.next_trade_id = trade_id + 1
-            events.append(Trade(symbol, trade_id, price, qty, side, taker.account, taker.oid, maker.account,
-                                maker.oid, taker_fee, maker_fee, liquidation))
+            events.append(_new(Trade, (symbol, trade_id, price, qty, side, taker.account, taker.oid, maker.account,
+                                       maker.oid, taker_fee, maker_fee, liquidation)))
             macct = accounts[maker.account]
             mpos = macct.positions[symbol]
             if maker.reserve:
@@ -258,7 +261,7 @@ class Trading(_Base):
             wallet = acct.cross_wallet
         else:
             wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee)
-        events.append(PositionChanged(acct.id, pos.symbol, pos.size, pos.cost, realized, wallet))
+        events.append(_new(PositionChanged, (acct.id, pos.symbol, pos.size, pos.cost, realized, wallet)))
         self._position_changed(acct, pos, size)
         return realized
 
@@ -289,8 +292,8 @@ class Trading(_Base):
         """Bookkeeping after an order left the book or trigger list: release its reserve and emit."""
         acct = self.accounts[order.account]
         self._untrack_order(acct, acct.positions[order.symbol], order)
-        events.append(OrderCancelled(order.account, order.symbol, order.oid, order.side, order.price,
-                                     order.orig_qty - order.filled, reason))
+        events.append(_new(OrderCancelled, (order.account, order.symbol, order.oid, order.side, order.price,
+                                            order.orig_qty - order.filled, reason)))
 
     def _cancel_open_order(self, order: Order, reason: str, events: list) -> None:
         if order.order_type in TRIGGER_TYPES:

@@ -86,10 +86,14 @@ class Triggers(_Base):
         price = self._reference_price(symbol, working_type)
         if not price:
             return
-        for _, _, oid in self.triggers[symbol].due(working_type, price):
-            order = self.trigger_orders.pop(oid)
+        # every fired order leaves the trigger list and its account before any of them trades, so the
+        # fills of one (reduce-only trimming, say) never try to cancel another that is already popped
+        fired = [self.trigger_orders.pop(oid) for _, _, oid in self.triggers[symbol].due(working_type, price)]
+        for order in fired:
             acct = self.accounts[order.account]
             self._untrack_order(acct, acct.positions[symbol], order)
+        for order in fired:
+            oid = order.oid
             events.append(OrderTriggered(order.account, symbol, oid, price))
             kind = MARKET if order.order_type in (STOP_MARKET, "TAKE_PROFIT_MARKET") else "LIMIT"
             cmd = PlaceOrder(order.account, symbol, order.side, order.orig_qty, order.price, kind, order.tif,
