@@ -39,11 +39,19 @@ class Risk(_Base):
     def cross_totals(self, acct: Account) -> tuple[int, int, int, int]:
         """(sum UPNL, sum MM x 10**6, sum IM, number of positions) of the account's cross positions."""
         upnl = mm = im = n = 0
-        for pos in acct.positions.values():
-            if pos.size and pos.mode == "CROSS":
-                upnl += self._upnl(pos)
-                mm += self._mm_ppm(pos)
-                im += self._im(pos)
+        markets, instruments = self.markets, self.instruments
+        for symbol, pos in acct.positions.items():
+            size = pos.size
+            if size and pos.mode == "CROSS":
+                m = markets[symbol]
+                inst = instruments[symbol]
+                k = inst.cash_per_tick_lot
+                price = m.mark or m.last
+                if m.mark:
+                    upnl += size * price * k - pos.cost
+                notional_cash = (size if size > 0 else -size) * price * k
+                mm += maint_margin_ppm(inst, notional_cash)
+                im += -((-notional_cash) // pos.leverage)
                 n += 1
         return upnl, mm, im, n
 
