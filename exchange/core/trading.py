@@ -97,6 +97,10 @@ class Trading(_Base):
                 floor = ceil_div(mark * (PPM - band), PPM)
                 if price < floor:
                     raise Rejection(Reject.PRICE_BAND, f"sell price {price} ticks is below {floor} (mark {mark} - {band} ppm)")
+        self._check_notional(inst, price, qty, reduce_only)
+
+    @staticmethod
+    def _check_notional(inst: Instrument, price: int, qty: int, reduce_only: bool) -> None:
         if not reduce_only and price * qty * inst.cash_per_tick_lot < inst.min_notional_cash:
             raise Rejection(Reject.MIN_NOTIONAL, f"notional {price * qty * inst.cash_per_tick_lot} is below "
                             f"min notional {inst.min_notional_cash} (cash units)")
@@ -111,6 +115,15 @@ class Trading(_Base):
         if side == BUY:
             return ref * (PPM + band) // PPM
         return max(1, ceil_div(ref * (PPM - band), PPM))
+
+    @staticmethod
+    def _check_position_limit(inst: Instrument, pos: Position, signed_qty: int, price: int) -> None:
+        """The position an order would open must fit a bracket that allows the symbol's leverage."""
+        target = abs(pos.size + signed_qty) * price * inst.cash_per_tick_lot
+        bracket = inst.bracket_for(target)
+        if bracket.max_leverage < pos.leverage:
+            raise Rejection(Reject.INVALID_LEVERAGE, f"a position of notional {target} allows at most "
+                            f"{bracket.max_leverage}x leverage; this symbol is set to {pos.leverage}x")
 
     def _order_cost(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int) -> int:
         """Initial margin + open loss of the part of an order that would open or increase the position."""
@@ -153,6 +166,7 @@ class Trading(_Base):
                 est = limit if kind != MARKET else (book.best_ask if side == BUY else book.best_bid)
                 cost = self._order_cost(acct, pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot)
                 if cost:
+                    self._check_position_limit(inst, pos, side * cmd.qty_lots, est)
                     self._require_available(acct, cost)
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
@@ -260,24 +274,25 @@ class Trading(_Base):
             acct.cross_wallet += realized - fee
             wallet = acct.cross_wallet
         else:
-            wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee)
+            wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee,
+                                           close_value is None)
         events.append(_new(PositionChanged, (acct.id, pos.symbol, pos.size, pos.cost, realized, wallet)))
         self._position_changed(acct, pos, size)
         return realized
 
     def _settle_isolated(self, acct: Account, pos: Position, closed: int, opened: int, size_after_close: int,
-                         price: int, k: int, realized: int, fee: int) -> int:
-        """Isolated wallet: realize PnL, release margin in proportion to what closed, draw IM on opening."""
+                         price: int, k: int, realized: int, fee: int, release_margin: bool = True) -> int:
+        """Isolated wallet: realize PnL, release margin in proportion to what closed, draw IM on opening.
+        A close settled at the bankruptcy price (release_margin False) releases nothing until flat."""
         wallet = pos.isolated_wallet + realized - (0 if opened else fee)
+        if wallet < 0:  # a loss beyond the box: the insurance fund pays it, the cross wallet is untouched
+            self._cover_bad_debt(acct, pos.symbol, -wallet)
+            wallet = 0
         if closed:
             if size_after_close == 0:
                 release = wallet
             else:
-                release = wallet * closed // (closed + abs(size_after_close)) if wallet > 0 else 0
-            if release < 0:
-                self._cover_bad_debt(acct, pos.symbol, -release)
-                release = 0
-                wallet = 0
+                release = wallet * closed // (closed + abs(size_after_close)) if release_margin else 0
             wallet -= release
             acct.cross_wallet += release
         if opened:
@@ -335,7 +350,11 @@ class Trading(_Base):
             if not _is_int(price) or price < inst.min_price_ticks or price > inst.max_price_ticks:
                 raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside [{inst.min_price_ticks}, {inst.max_price_ticks}]")
             book = self.books[cmd.symbol]
+            if order.reduce_only and qty > abs(acct.positions[cmd.symbol].size):
+                raise Rejection(Reject.REDUCE_ONLY_REJECTED, f"reduce-only qty {qty} lots exceeds the position "
+                                f"{acct.positions[cmd.symbol].size}")
             if price == order.price and qty < order.qty:
+                self._check_notional(inst, price, qty, order.reduce_only)
                 self._shrink_order(acct, order, qty)
                 events.append(OrderAmended(acct.id, cmd.symbol, order.oid, price, qty))
                 return
@@ -354,6 +373,7 @@ class Trading(_Base):
         # re-queue with a new priority: leave the book, come back as a fresh taker/maker
         book.cancel(order.oid)
         self._untrack_order(acct, pos, order)
+        order = Order.from_state(order.state())  # a new object: the cancelled one may still sit in its queue
         order.price = price
         order.qty = order.orig_qty = qty
         order.filled = 0
@@ -391,6 +411,7 @@ class Trading(_Base):
                     self._cancel_open_order(order, "REDUCE_ONLY", events)
                 elif order.qty > abs(size) and order.order_type not in TRIGGER_TYPES:
                     self._shrink_order(acct, order, abs(size))
+                    events.append(OrderAmended(account, symbol, order.oid, order.price, order.qty))
 
     def _shrink_order(self, acct: Account, order: Order, qty: int) -> None:
         """Lower a resting order's qty in place (keeps priority); its reserve shrinks in proportion."""
