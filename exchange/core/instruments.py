@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from .money import CASH_SCALE, PPM, cash_from_str, e8_from_str, ppm_from_str, to_units
+from .money import CASH_SCALE, PPM, cash_from_str, e8_from_str, format_cash, ppm_from_str, to_units
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_SECOND
@@ -97,24 +97,48 @@ def build_brackets(rows: list[dict[str, Any]]) -> tuple[Bracket, ...]:
     prev_mmr = 0
     for row in rows:
         floor = cash_from_str(row["floor"])
+        cap = cash_from_str(row["cap"])
+        if not brackets and floor != 0:
+            raise ValueError("the first bracket must start at notional 0")
+        if brackets and floor != brackets[-1].cap_cash:
+            raise ValueError(f"bracket floor {row['floor']} is not the previous cap {brackets[-1].cap_cash // CASH_SCALE}")
+        if cap <= floor or int(row["max_leverage"]) < 1:
+            raise ValueError(f"bracket at floor {row['floor']}: cap {row['cap']} must exceed the floor and "
+                             f"max_leverage {row['max_leverage']} must be >= 1")
         mmr = ppm_from_str(row["mmr"])
         cum += floor * (mmr - prev_mmr) // PPM  # exact for ppm rates on whole-unit floors
         if "cum" in row and cash_from_str(row["cum"]) != cum:
-            raise ValueError(f"bracket at floor {row['floor']}: cum {row['cum']} does not match derived {cum}")
-        brackets.append(Bracket(floor, cash_from_str(row["cap"]), int(row["max_leverage"]), mmr, cum))
+            raise ValueError(f"bracket at floor {row['floor']}: cum {row['cum']} does not match the derived "
+                             f"{format_cash(cum)}")
+        brackets.append(Bracket(floor, cap, int(row["max_leverage"]), mmr, cum))
         prev_mmr = mmr
-    if not brackets or brackets[0].floor_cash != 0:
-        raise ValueError("the first bracket must start at notional 0")
+    if not brackets:
+        raise ValueError("at least one bracket is required")
     return tuple(brackets)
 
 
 def instrument_from_config(symbol: str, cfg: dict[str, Any]) -> Instrument:
-    """Build an Instrument from a TOML table of decimal strings."""
+    """Build an Instrument from a TOML table of decimal strings; ValueError names the symbol and the fault."""
+    try:
+        inst = _instrument(symbol, cfg)
+    except KeyError as e:
+        raise ValueError(f"{symbol}: missing {e.args[0]!r}") from None
+    except (ValueError, ArithmeticError) as e:
+        raise ValueError(f"{symbol}: {e}") from None
+    if not 0 < inst.min_qty_lots <= inst.max_qty_lots or not 0 < inst.market_min_qty_lots <= inst.market_max_qty_lots:
+        raise ValueError(f"{symbol}: min_qty must be at least one lot step and no more than max_qty "
+                         f"(market_min_qty, market_max_qty likewise)")
+    if inst.min_price_ticks > inst.max_price_ticks:
+        raise ValueError(f"{symbol}: min_price {inst.min_price_ticks} ticks is above max_price {inst.max_price_ticks}")
+    return inst
+
+
+def _instrument(symbol: str, cfg: dict[str, Any]) -> Instrument:
     tick = Decimal(cfg["tick_size"])
     lot = Decimal(cfg["lot_step"])
     k = tick * lot * CASH_SCALE
     if k != k.to_integral_value() or k <= 0:
-        raise ValueError(f"{symbol}: tick_size x lot_step must be a whole number of cash units")
+        raise ValueError("tick_size x lot_step must be a whole number of cash units")
 
     def lots(key: str, default: str | None = None) -> int:
         return to_units(cfg.get(key, default), lot, key)

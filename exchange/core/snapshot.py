@@ -52,10 +52,6 @@ class Snapshots(_Base):
     """Mixin of Exchange."""
 
     def snapshot(self) -> dict[str, Any]:
-        orders = {}
-        for acct in self.accounts.values():
-            for oid, o in acct.orders.items():
-                orders[oid] = list(o.state())
         return {
             "version": SNAPSHOT_VERSION,
             "seq": self.seq, "ts_ns": self.ts_ns,
@@ -66,7 +62,8 @@ class Snapshots(_Base):
             "markets": [list(m.state()) for m in self.markets.values()],
             "accounts": [[a.id, a.cross_wallet, a.order_margin, a.deposited, a.withdrawn,
                           [list(p.state()) for p in a.positions.values()]] for a in self.accounts.values()],
-            "orders": [orders[oid] for oid in sorted(orders)],
+            # in each account's order: cancel-all and reduce-only trimming iterate it
+            "orders": [list(o.state()) for a in self.accounts.values() for o in a.orders.values()],
             "books": [book_state(self.books[s]) for s in self.instruments],
             "holders": [list(h) for h in self.holders.values()],
             "breach_index": [[list(k), list(v)] for k, v in self.breach_index.state()],

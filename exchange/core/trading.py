@@ -13,7 +13,7 @@ from .commands import (
 from .errors import Reject, Rejection
 from .events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
 from .instruments import Instrument
-from .margin import closing_cost, initial_margin
+from .margin import bankruptcy_price, closing_cost, initial_margin
 from .money import PPM, ceil_div
 
 if TYPE_CHECKING:
@@ -125,6 +125,24 @@ class Trading(_Base):
             raise Rejection(Reject.INVALID_LEVERAGE, f"a position of notional {target} allows at most "
                             f"{bracket.max_leverage}x leverage; this symbol is set to {pos.leverage}x")
 
+    def _closing_limit(self, acct: Account, pos: Position, inst: Instrument, side: int, limit: int,
+                       market: bool) -> int:
+        """A closing order may not fill beyond the position's bankruptcy price (its loss would exceed the
+        margin behind it): a market order's sweep stops there, a limit order priced beyond it is rejected."""
+        size = pos.size
+        if not self.margin_checks or not size or (size > 0) == (side > 0):
+            return limit
+        bp = bankruptcy_price(size, pos.cost, self._other_cash(acct, pos), inst.cash_per_tick_lot)
+        if bp is None:
+            return limit
+        edge = bp[0] // bp[1] if side == BUY else ceil_div(bp[0], bp[1])
+        if (limit <= edge) if side == BUY else (limit >= edge):
+            return limit
+        if market:
+            return edge
+        raise Rejection(Reject.INSUFFICIENT_MARGIN, f"closing at {limit} ticks would lose more than the margin "
+                        f"behind the position (bankruptcy price {edge} ticks)")
+
     def _order_cost(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int) -> int:
         """Initial margin + open loss of the part of an order that would open or increase the position."""
         size = pos.size
@@ -149,13 +167,14 @@ class Trading(_Base):
                 self._check_trigger(inst, cmd)
                 limit = 0
             elif kind == MARKET:
-                limit = self._market_limit(inst, side)
+                limit = self._closing_limit(acct, pos, inst, side, self._market_limit(inst, side), True)
                 if not book.crosses(side, limit):
                     raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the "
                                     f"market band (limit {limit} ticks)")
             else:
                 limit = cmd.price_ticks
                 self._check_band_and_notional(inst, side, limit, cmd.qty_lots, cmd.reduce_only)
+                self._closing_limit(acct, pos, inst, side, limit, False)
                 tif = cmd.tif
                 if tif == GTX and book.crosses(side, limit):
                     raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {limit} ticks would take liquidity")
@@ -292,13 +311,20 @@ class Trading(_Base):
             if size_after_close == 0:
                 release = wallet
             else:
-                release = wallet * closed // (closed + abs(size_after_close)) if release_margin else 0
+                # the closed lots' share of the margin, net of their PnL: the rest keeps its bankruptcy price
+                share = pos.isolated_wallet * closed // (closed + abs(size_after_close))
+                release = max(0, share + wallet - pos.isolated_wallet) if release_margin else 0
             wallet -= release
             acct.cross_wallet += release
         if opened:
             draw = initial_margin(opened * price * k, pos.leverage) + fee
             acct.cross_wallet -= draw
             wallet += draw - fee
+            short = -acct.cross_wallet  # the fee or IM rounding beyond the order's reserve
+            if short > 0 and not any(p.size and not p.isolated for p in acct.positions.values()):
+                short = min(short, wallet)  # nothing backs the cross wallet: the new margin pays it
+                wallet -= short
+                acct.cross_wallet += short
         pos.isolated_wallet = wallet
         return wallet
 

@@ -31,6 +31,7 @@ class JournalWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "ab", buffering=1 << 16)
+        self._fh.truncate(complete_length(self.path))  # a torn last record must not prefix the next one
 
     def append(self, env: Envelope) -> None:
         self._fh.write(encode_envelope(env))
@@ -46,6 +47,18 @@ class JournalWriter:
         if not self._fh.closed:
             self.sync()
             self._fh.close()
+
+
+def complete_length(path: Path) -> int:
+    """Bytes of the file taken by complete records (a torn last record is past this offset)."""
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    end = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            unpacker.feed(chunk)
+            for _ in unpacker:
+                end = unpacker.tell()  # tell() after a partial record would count its bytes too
+    return end
 
 
 def read_journal(path: str | Path) -> Iterator[Envelope]:
