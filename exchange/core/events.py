@@ -54,7 +54,7 @@ class OrderCancelled(NamedTuple):
     side: int
     price_ticks: int
     remaining_lots: int
-    reason: str  # USER, IOC, STP, MARKET_BAND, LIQUIDATION, ADL, REDUCE_ONLY, TRIGGER_REJECTED
+    reason: str  # USER, IOC, FOK, STP, MARKET_BAND, NO_LIQUIDITY, LIQUIDATION, ADL, REDUCE_ONLY, TRIGGER_REJECTED:code
 
 
 class OrderAmended(NamedTuple):

@@ -228,7 +228,12 @@ class Trading(_Base):
                 self._track_order(acct, pos, order)
                 book.add(order)
             else:
-                reason = "STP" if taker_expired else ("MARKET_BAND" if order.order_type == MARKET else order.tif)
+                if taker_expired:
+                    reason = "STP"
+                elif order.order_type == MARKET:
+                    reason = "MARKET_BAND" if (book.has_ask() if order.side == BUY else book.has_bid()) else "NO_LIQUIDITY"
+                else:
+                    reason = order.tif
                 events.append(OrderCancelled(order.account, symbol, order.oid, order.side, order.price, order.qty, reason))
         return fills
 

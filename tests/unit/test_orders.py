@@ -119,6 +119,13 @@ def test_market_order_stops_at_the_band_around_mark(market):
     assert book(market).depth(SELL) == [(630_001, 5)]
 
 
+def test_market_order_that_empties_the_book_expires_for_lack_of_liquidity(market):
+    rest(market, 2, SELL, 3, 600_000)
+    ev = place(market, 1, BUY, 10, order_type=MARKET)
+    assert fills(ev) == [(1, 2, 600_000, 3)]
+    assert [(c.remaining_lots, c.reason) for c in of_type(ev, OrderCancelled)] == [(7, "NO_LIQUIDITY")]
+
+
 def test_market_sell_band_is_below_mark(market):
     rest(market, 2, BUY, 2, 570_000)
     rest(market, 2, BUY, 2, 569_999)
