@@ -1,0 +1,235 @@
+"""`python -m exchange serve --config configs/server.toml [--run-dir DIR] [--port N] [--speed X]`.
+
+Start-up: repair a torn journal tail, recover (latest snapshot + journal), listen. While running:
+one sequencer task, index feeds, heartbeats (so funding timers run on an idle market) and snapshots
+on a cadence. SIGINT/SIGTERM: stop listening, drain, flush and close the journal, final snapshot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import signal
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+from ..config import CONFIG_DIR, ExchangeConfig, parse_config
+from ..core.commands import Heartbeat, IndexPrice
+from ..persistence import JournalWriter, recover, write_snapshot
+from ..persistence.snapshots import JOURNAL_NAME
+from .clock import WallClock
+from .feeds import IndexDriver, driver_from_config
+from .hub import Hub
+from .logcfg import configure_logging, get_logger
+from .sequencer import Sequencer
+from .server import KeyStore, Limits, Server
+
+DEFAULT_SERVER_CONFIG = CONFIG_DIR / "server.toml"
+MIN_TICK_WAIT_S = 0.01  # feeds and heartbeats wake at most this often in real time, at any clock speed
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 7777
+    admin_key: str = ""
+    limits: Limits = field(default_factory=Limits)
+    heartbeat_s: float = 1.0
+    snapshot_every_s: float = 300.0
+    speed: float = 1.0
+    log_commands: bool = True
+
+
+def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]]:
+    """Parse a server config; `base = "default.toml"` pulls instruments from another file of the same
+    directory (tables of this file win)."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    if "base" in data:
+        with open(path.parent / data.pop("base"), "rb") as fh:
+            base = tomllib.load(fh)
+        base.update(data)
+        data = base
+    return parse_config(data), data
+
+
+def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
+    srv = raw.get("server", {})
+    d = Limits()
+    limits = Limits(int(srv.get("max_frame_bytes", d.max_frame)), int(srv.get("max_outbox_bytes", d.max_outbox)),
+                    int(srv.get("max_inflight", d.max_inflight)), float(srv.get("rate_limit_per_s", d.rate)),
+                    float(srv.get("rate_burst", d.burst)))
+    return ServeOptions(
+        host=args.host or srv.get("host", "127.0.0.1"),
+        port=args.port if args.port is not None else int(srv.get("port", 7777)),
+        admin_key=args.admin_key or os.environ.get("LIQUIDEX_ADMIN_KEY") or srv.get("admin_key", ""),
+        limits=limits,
+        heartbeat_s=float(srv.get("heartbeat_s", 1.0)),
+        snapshot_every_s=float(srv.get("snapshot_every_s", 300.0)),
+        speed=args.speed if args.speed is not None else float(srv.get("speed", 1.0)),
+        log_commands=not args.quiet and bool(srv.get("log_commands", True)),
+    )
+
+
+def repair_journal(path: Path) -> int:
+    """Cut a torn last record (a crash in the middle of a write) so appends stay decodable; returns
+    the number of bytes cut."""
+    if not path.exists():
+        return 0
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
+    good = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            unpacker.feed(chunk)
+            for _ in unpacker:
+                good = unpacker.tell()
+    size = path.stat().st_size
+    if good < size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good)
+    return size - good
+
+
+class ExchangeService:
+    """The whole exchange process, startable in-process (tests, demos) or from the command line."""
+
+    def __init__(self, config: ExchangeConfig, raw: dict[str, Any], run_dir: str | Path, options: ServeOptions,
+                 config_dir: Path = CONFIG_DIR) -> None:
+        self.config = config
+        self.raw = raw
+        self.run_dir = Path(run_dir)
+        self.options = options
+        self.config_dir = config_dir
+        self.log = get_logger("exchange")
+        self.port = 0
+        self.admin_key = ""
+        self._tasks: list[asyncio.Task] = []
+        self._listener: asyncio.AbstractServer | None = None
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        run_dir = self.run_dir
+        run_dir.mkdir(parents=True, exist_ok=True)
+        journal_path = run_dir / JOURNAL_NAME
+        cut = repair_journal(journal_path)
+        ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash)
+        self.exchange = ex
+        self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))
+        self.admin_key = self.options.admin_key or self._stored_admin_key()
+        hub = Hub(ex)
+        self.sequencer = Sequencer(ex, JournalWriter(journal_path), self.clock, hub, self.log, self.options.log_commands)
+        self.drivers: dict[str, IndexDriver] = {
+            sym: driver_from_config(ex.instruments[sym], cfg, self.config_dir)
+            for sym, cfg in self.raw.get("feeds", {}).items() if sym in ex.instruments}
+        self.server = Server(ex, self.sequencer, hub, KeyStore(run_dir / "api_keys.txt"), self.clock, self.drivers,
+                             self.admin_key, run_dir, self.options.limits, self.log)
+        self.sequencer.start()
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self.server.protocol, self.options.host, self.options.port,
+                                                  reuse_address=True, backlog=4096)
+        self.port = self._listener.sockets[0].getsockname()[1]
+        for driver in self.drivers.values():
+            self._tasks.append(loop.create_task(self._feed(driver), name=f"feed-{driver.inst.symbol}"))
+        self._tasks.append(loop.create_task(self._heartbeats(), name="heartbeats"))
+        self._tasks.append(loop.create_task(self._snapshots(), name="snapshots"))
+        (run_dir / "server.json").write_text(json.dumps({"host": self.options.host, "port": self.port,
+                                                         "pid": os.getpid()}))
+        self.log.info("listening", host=self.options.host, port=self.port, run_dir=str(run_dir), seq=ex.seq,
+                      accounts=len(ex.accounts), journal_bytes_cut=cut, speed=self.options.speed)
+
+    def _stored_admin_key(self) -> str:
+        path = self.run_dir / "admin.key"
+        if not path.exists():
+            path.write_text(secrets.token_hex(16))
+            path.chmod(0o600)
+            self.log.warning("admin key generated", path=str(path))
+        return path.read_text().strip()
+
+    async def _feed(self, driver: IndexDriver) -> None:
+        """One index update per interval; at high clock speeds at most one per MIN_TICK_WAIT_S of real
+        time, each then covering more clock time."""
+        wait = max(MIN_TICK_WAIT_S, self.clock.wall_seconds(driver.interval_s))
+        dt = max(driver.interval_s, wait * self.options.speed)
+        symbol = driver.inst.symbol
+        while True:
+            ticks = driver.step(dt)
+            if ticks is not None:
+                self.sequencer.submit(IndexPrice(symbol, ticks), "feed")
+            await asyncio.sleep(wait)
+
+    async def _heartbeats(self) -> None:
+        interval_ns = int(self.options.heartbeat_s * 1e9)
+        wait = max(MIN_TICK_WAIT_S, self.clock.wall_seconds(self.options.heartbeat_s) / 2)
+        while True:
+            await asyncio.sleep(wait)
+            if self.clock.now_ns() - self.exchange.ts_ns >= interval_ns:
+                self.sequencer.submit(Heartbeat(), "clock")
+
+    async def _snapshots(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.snapshot_every_s)
+            self.sequencer.call(self.server.take_snapshot)
+
+    async def stop(self) -> None:
+        """Graceful: stop listening, drain the queue, flush and close the journal, write a snapshot."""
+        if self._listener is not None:
+            self._listener.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.sequencer.stop()
+        self.server.keys.close()
+        for session in list(self.server.hub.sessions):
+            session.close("SHUTDOWN")
+        write_snapshot(self.run_dir, self.exchange)
+        self.log.info("stopped", seq=self.exchange.seq)
+        self._stopped.set()
+
+    async def run_until_signal(self) -> None:
+        await self.start()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        writer = self.sequencer._task
+        done, _ = await asyncio.wait([loop.create_task(stop.wait()), writer], return_when=asyncio.FIRST_COMPLETED)
+        if writer in done and writer.exception() is not None:
+            self.log.error("sequencer crashed", error=repr(writer.exception()))
+            raise writer.exception()
+        await self.stop()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m exchange serve", description="run the exchange as a TCP service")
+    p.add_argument("--config", default=str(DEFAULT_SERVER_CONFIG), help="server TOML (instruments, [server], [feeds])")
+    p.add_argument("--run-dir", default="runs/server", help="journal, snapshots and API keys live here")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None, help="0 = any free port (written to RUN_DIR/server.json)")
+    p.add_argument("--speed", type=float, default=None, help="clock speed factor (2 = time runs twice as fast)")
+    p.add_argument("--admin-key", default=None, help="admin key (else $LIQUIDEX_ADMIN_KEY, config, RUN_DIR/admin.key)")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--quiet", action="store_true", help="no log line per command")
+    return p
+
+
+def serve_main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    config, raw = load_server_config(args.config)
+    service = ExchangeService(config, raw, args.run_dir, options_from(raw, args), Path(args.config).resolve().parent)
+    try:
+        import uvloop  # type: ignore[import-not-found]
+    except ImportError:
+        asyncio.run(service.run_until_signal())
+    else:
+        uvloop.run(service.run_until_signal())
+    return 0

@@ -1,0 +1,24 @@
+"""structlog set-up: JSON lines when stderr is not a terminal, coloured key=value lines when it is."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+
+def configure_logging(level: str = "info", stream=None) -> None:
+    stream = stream or sys.stderr
+    renderer = (structlog.dev.ConsoleRenderer() if stream.isatty() else structlog.processors.JSONRenderer())
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                    renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str):
+    return structlog.get_logger(name)

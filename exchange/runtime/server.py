@@ -1,0 +1,482 @@
+"""The gateway: routes each request of a session to the sequencer (commands, queries), the hub
+(subscriptions) or the admin operations, and turns the resulting events into exactly one answer."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..core import views
+from ..core.commands import (
+    CreateAccount,
+    Deposit,
+    IndexPrice,
+    PlaceOrder,
+    SetInstrumentParam,
+    SetTradingHalted,
+    Withdraw,
+)
+from ..core.engine import Exchange
+from ..core.events import (
+    AccountCreated,
+    AutoAddMarginSet,
+    BalanceChanged,
+    CommandRejected,
+    InstrumentChanged,
+    IsolatedMarginChanged,
+    LeverageSet,
+    MarginModeSet,
+    MarkPriceUpdated,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderRejected,
+    Trade,
+    TradingHalted,
+)
+from ..persistence import write_snapshot
+from ..wire import schema
+from ..wire.schema import (
+    ADMIN_OPS,
+    CHANNELS,
+    COMMAND_OPS,
+    PROTOCOL_VERSION,
+    PUBLIC_CHANNELS_WITH_SYMBOL,
+    WireError,
+    field,
+    int_field,
+    price_str,
+    symbol_field,
+    to_wire,
+)
+from .clock import Clock
+from .feeds import IndexDriver
+from .hub import EXPIRED_REASONS, Hub
+from .sequencer import Sequencer
+from .session import Session
+
+SERVER_NAME = "liquidex"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_frame: int = 64 * 1024
+    max_outbox: int = 4 * 1024 * 1024
+    max_inflight: int = 1000
+    rate: float = 2000.0  # requests per second per connection
+    burst: float = 4000.0
+
+
+class KeyStore:
+    """API keys (kept as sha256 digests) -> account: an append-only file of "digest account" lines in
+    the run directory, flushed to the OS before the key is handed out (as durable as the journal)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.accounts: dict[str, int] = {}
+        text = path.read_text() if path.exists() else ""
+        if not text.endswith("\n"):  # cut a line torn by a crash before appending after it
+            text = text[: text.rfind("\n") + 1]
+            path.write_text(text)
+        for line in text.splitlines():
+            digest, _, account = line.partition(" ")
+            self.accounts[digest] = int(account)
+        self._fh = open(path, "a")  # noqa: SIM115 - held open for the life of the store
+
+    @staticmethod
+    def _digest(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    def issue(self, account: int) -> str:
+        key = "lk_" + secrets.token_hex(16)
+        digest = self._digest(key)
+        self._fh.write(f"{digest} {account}\n")
+        self._fh.flush()
+        self.accounts[digest] = account
+        return key
+
+    def account_for(self, key: str) -> int | None:
+        return self.accounts.get(self._digest(key))
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def _simple_answer(kind: type, fields: tuple[str, ...]) -> Callable[[Server, Any, list], dict]:
+    """Answer with some fields of the event of `kind` the command caused."""
+    def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
+        ev = _expect(events, cmd.account, kind)
+        return to_wire({f: getattr(ev, f) for f in fields}, self.ex.instruments.get(getattr(ev, "symbol", "")))
+    return answer
+
+
+def _expect(events: list, account: int, kind: type) -> Any:
+    """The first event of `kind` for `account`, or WireError for the rejection that came instead."""
+    for ev in events:
+        t = type(ev)
+        if (t is OrderRejected or t is CommandRejected) and ev.account == account:
+            raise WireError(ev.code, ev.message)
+        if t is kind and getattr(ev, "account", account) == account:
+            return ev
+    raise WireError("INTERNAL", f"the engine did not answer with {kind.__name__}")
+
+
+class Server:
+    def __init__(self, exchange: Exchange, sequencer: Sequencer, hub: Hub, keys: KeyStore, clock: Clock,
+                 drivers: dict[str, IndexDriver], admin_key: str, run_dir: Path, limits: Limits, log: Any) -> None:
+        self.ex = exchange
+        self.sequencer = sequencer
+        self.hub = hub
+        self.keys = keys
+        self.clock = clock
+        self.drivers = drivers
+        self.admin_key = admin_key
+        self.run_dir = run_dir
+        self.limits = limits
+        self.log = log
+        self.next_account = max(exchange.accounts, default=0) + 1
+        self.disconnects: dict[str, int] = {}
+
+    # -- connections ---------------------------------------------------------------------------
+    def protocol(self) -> Session:
+        return Session(self)
+
+    def connected(self, session: Session) -> None:
+        self.hub.sessions.add(session)
+
+    def disconnected(self, session: Session) -> None:
+        self.hub.drop(session)
+
+    def dropped(self, session: Session, reason: str) -> None:
+        self.hub.drop(session)
+        self.disconnects[reason] = self.disconnects.get(reason, 0) + 1
+        self.log.warning("disconnect", peer=session.peer, account=session.account, reason=reason)
+
+    # -- requests ------------------------------------------------------------------------------
+    def handle(self, s: Session, op: str, rid: int, msg: dict) -> None:
+        if op in COMMAND_OPS:
+            if s.account < 0:
+                raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
+            cmd = schema.to_command(op, msg, s.account, self.ex.instruments)
+            self._submit(s, rid, cmd, f"a{s.account}", _COMMAND_ANSWERS[op])
+        elif op in schema.QUERY_OPS:
+            answer = _QUERIES[op]
+            account = self._query_account(s, op, msg)
+            s.begin()
+
+            def query() -> None:
+                s.end()
+                self._answer(s, rid, answer, self, account, msg)
+
+            self.sequencer.call(query)
+        elif op == "hello":
+            version = field(msg, "version", int)
+            if version != PROTOCOL_VERSION:
+                raise WireError("UNSUPPORTED_VERSION", f"protocol version {version} is not supported; "
+                                f"this server speaks {PROTOCOL_VERSION}")
+            s.hello = True
+            s.result(rid, {"server": SERVER_NAME, "version": PROTOCOL_VERSION, "time_ns": self.clock.now_ns(),
+                           "max_frame": self.limits.max_frame, "rate_limit": self.limits.rate})
+        elif not s.hello:
+            raise WireError("HELLO_REQUIRED", "send {op: hello, version: 1} first")
+        elif op == "login":
+            self._login(s, rid, field(msg, "api_key", str))
+        elif op == "ping":
+            s.result(rid, {"time_ns": self.clock.now_ns()})
+        elif op in ("subscribe", "unsubscribe"):
+            self._subscription(s, op, rid, msg)
+        elif op in ADMIN_OPS:
+            if not s.admin:
+                raise WireError("FORBIDDEN", f"{op} is an admin operation: log in with the admin key")
+            _ADMIN[op](self, s, rid, msg)
+
+    def _answer(self, s: Session, rid: int, fn: Callable, *args: Any) -> None:
+        """Send fn(*args) as the result; a failure to build it costs this answer, not the exchange."""
+        try:
+            s.result(rid, fn(*args))
+        except WireError as exc:
+            s.error(rid, exc.code, exc.message)
+        except Exception as exc:  # a bug in a view or an answer: the state itself is fine
+            self.log.exception("answer failed", rid=rid, error=repr(exc))
+            s.error(rid, "INTERNAL", f"internal error: {type(exc).__name__}")
+
+    def _submit(self, s: Session, rid: int, commands: Any, origin: str,
+                answer: Callable[[Server, Any, list], Any]) -> None:
+        s.begin()
+
+        def done(events: list) -> None:
+            s.end()
+            self._answer(s, rid, answer, self, commands, events)
+
+        self.sequencer.submit(commands, origin, done)
+
+    def _login(self, s: Session, rid: int, key: str) -> None:
+        if self.admin_key and hmac.compare_digest(key.encode(), self.admin_key.encode()):
+            s.admin = True
+            s.bucket.rate = s.bucket.burst = s.bucket.tokens = float("inf")
+            s.result(rid, {"account": None, "admin": True})
+            return
+        account = self.keys.account_for(key)
+        if account is None:
+            raise WireError("AUTH_FAILED", "unknown API key")
+        if s.account >= 0 and s.account != account:
+            raise WireError("AUTH_FAILED", f"this connection is logged in as account {s.account}")
+        s.account = account
+        s.result(rid, {"account": account, "admin": False})
+
+    def _subscription(self, s: Session, op: str, rid: int, msg: dict) -> None:
+        channel = field(msg, "channel", str)
+        if channel not in CHANNELS:
+            raise WireError("UNKNOWN_CHANNEL", f"channel {channel[:40]!r} is not one of {sorted(CHANNELS)}")
+        symbol = symbol_field(msg, self.ex.instruments).symbol if channel in PUBLIC_CHANNELS_WITH_SYMBOL else ""
+        if channel == "private" and s.account < 0:
+            raise WireError("NOT_LOGGED_IN", "the private channel needs a login with an API key")
+        if op == "unsubscribe":
+            self.hub.unsubscribe(s, channel, symbol)
+            s.result(rid, {"channel": channel, "symbol": symbol or None})
+            return
+
+        def subscribe() -> None:
+            if s.closed:
+                return
+            snapshot = self.hub.subscribe(s, channel, symbol)
+            s.result(rid, snapshot or {"channel": channel, "symbol": symbol or None})
+
+        self.sequencer.call(subscribe)
+
+    def _query_account(self, s: Session, op: str, msg: dict) -> int:
+        if op not in ("account", "positions", "open_orders", "order"):
+            return -1
+        if s.admin:
+            return int_field(msg, "account", 0, 2**62)
+        if s.account < 0:
+            raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
+        return s.account
+
+    # -- command answers -----------------------------------------------------------------------
+    def order_result(self, account: int, oid: int, events: list) -> dict[str, Any]:
+        """The state of an order right after the command that placed or amended it."""
+        ex = self.ex
+        order = views.open_order(ex, account, oid)
+        if order is not None:
+            out = views.order_view(order)
+            inst = ex.instruments[order.symbol]
+            result = to_wire(out, inst)
+        else:
+            result = {"order_id": oid}
+            inst = None
+        filled = value = 0
+        status = "FILLED"
+        for ev in events:
+            t = type(ev)
+            if t is Trade and ev.taker_order_id == oid:
+                filled += ev.qty_lots
+                value += ev.qty_lots * ev.price_ticks
+                inst = ex.instruments[ev.symbol]
+            elif t is OrderCancelled and ev.order_id == oid:
+                status = "EXPIRED" if ev.reason in EXPIRED_REASONS else "CANCELED"
+                result["reason"] = ev.reason
+        if order is None:
+            result["status"] = status
+            if inst is not None:
+                result["filled"] = str(filled * inst.lot_step)
+        if inst is not None:
+            result["avg_price"] = price_str(Fraction(value, filled), inst) if filled else None
+        return result
+
+    def _place_answer(self, cmd: PlaceOrder, events: list) -> dict[str, Any]:
+        accepted = _expect(events, cmd.account, OrderAccepted)
+        result = self.order_result(cmd.account, accepted.order_id, events)
+        if "symbol" not in result:  # closed by this very request
+            inst = self.ex.instruments[cmd.symbol]
+            filled = inst.qty_to_lots(result.get("filled", "0"))
+            result.update(symbol=cmd.symbol, client_order_id=cmd.client_order_id, type=cmd.order_type,
+                          side="buy" if cmd.side > 0 else "sell", qty=str(cmd.qty_lots * inst.lot_step),
+                          remaining=str((cmd.qty_lots - filled) * inst.lot_step),
+                          price=price_str(cmd.price_ticks, inst) if cmd.price_ticks else None)
+        return result
+
+    def _cancel_answer(self, cmd: Any, events: list) -> dict[str, Any]:
+        ev = _expect(events, cmd.account, OrderCancelled)
+        inst = self.ex.instruments[ev.symbol]
+        return {"order_id": ev.order_id, "symbol": ev.symbol, "status": "CANCELED",
+                "remaining": str(ev.remaining_lots * inst.lot_step)}
+
+    def _cancel_all_answer(self, cmd: Any, events: list) -> dict[str, Any]:
+        for ev in events:
+            if type(ev) is OrderRejected and ev.account == cmd.account:
+                raise WireError(ev.code, ev.message)
+        ids = [ev.order_id for ev in events if type(ev) is OrderCancelled and ev.account == cmd.account]
+        return {"symbol": cmd.symbol, "cancelled": ids}
+
+    def _amend_answer(self, cmd: Any, events: list) -> dict[str, Any]:
+        ev = _expect(events, cmd.account, OrderAmended)
+        return self.order_result(cmd.account, ev.order_id, events)
+
+
+    # -- queries -------------------------------------------------------------------------------
+    def _q_account(self, account: int, msg: dict) -> Any:
+        view = views.account_view(self.ex, account)
+        if view is None:
+            raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
+        return to_wire(view, None)
+
+    def _q_positions(self, account: int, msg: dict) -> Any:
+        symbol = symbol_field(msg, self.ex.instruments).symbol if msg.get("symbol") is not None else None
+        rows = views.positions_view(self.ex, account, symbol)
+        if rows is None:
+            raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
+        return [to_wire(r, self.ex.instruments[r["symbol"]]) for r in rows]
+
+    def _q_open_orders(self, account: int, msg: dict) -> Any:
+        symbol = symbol_field(msg, self.ex.instruments).symbol if msg.get("symbol") is not None else None
+        rows = views.open_orders_view(self.ex, account, symbol) or []
+        return [to_wire(r, self.ex.instruments[r["symbol"]]) for r in rows]
+
+    def _q_order(self, account: int, msg: dict) -> Any:
+        oid = schema.order_id_field(msg)
+        order = views.open_order(self.ex, account, oid)
+        if order is not None:
+            return to_wire(views.order_view(order), self.ex.instruments[order.symbol])
+        closed = self.hub.closed_orders.get(oid)
+        if closed is None or closed[0] != account:
+            raise WireError("UNKNOWN_ORDER", f"no order {oid} of account {account} is open or recently closed")
+        return {"order_id": oid, "status": closed[1]}
+
+    def _q_book(self, account: int, msg: dict) -> Any:
+        inst = symbol_field(msg, self.ex.instruments)
+        depth = int_field(msg, "depth", 1, 10_000, None)
+        view = views.book_view(self.ex, inst.symbol, depth)
+        return {"symbol": inst.symbol, "seq": self.hub.book_seq[inst.symbol],
+                "bids": schema.levels_to_wire(view["bids"], inst), "asks": schema.levels_to_wire(view["asks"], inst)}
+
+    def _q_instruments(self, account: int, msg: dict) -> Any:
+        return [to_wire(views.instrument_view(self.ex, s), i) for s, i in self.ex.instruments.items()]
+
+    def _q_ticker(self, account: int, msg: dict) -> Any:
+        inst = symbol_field(msg, self.ex.instruments)
+        return to_wire(views.ticker_view(self.ex, inst.symbol), inst)
+
+    def _q_funding(self, account: int, msg: dict) -> Any:
+        inst = symbol_field(msg, self.ex.instruments)
+        return to_wire(views.funding_view(self.ex, inst.symbol), inst)
+
+    def _q_insurance_fund(self, account: int, msg: dict) -> Any:
+        return to_wire(views.insurance_view(self.ex), None)
+
+    def _q_time(self, account: int, msg: dict) -> Any:
+        return {"time_ns": self.clock.now_ns(), "exchange_ts_ns": self.ex.ts_ns, "seq": self.ex.seq}
+
+
+    # -- admin ---------------------------------------------------------------------------------
+    def _a_create_account(self, s: Session, rid: int, msg: dict) -> None:
+        account = int_field(msg, "account", 0, 2**62, None)
+        if account is None:
+            account = self.next_account
+        self.next_account = max(self.next_account, account + 1)
+        commands: list = [CreateAccount(account)]
+        if msg.get("deposit") is not None:
+            commands.append(Deposit(account, schema.cash_field(msg, "deposit")))
+
+        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
+            _expect(events, account, AccountCreated)
+            if len(commands) > 1:
+                _expect(events, account, BalanceChanged)
+            return {"account": account, "api_key": self.keys.issue(account)}
+
+        self._submit(s, rid, commands, "admin", answer)
+
+    def _a_create_api_key(self, s: Session, rid: int, msg: dict) -> None:
+        account = int_field(msg, "account", 0, 2**62)
+        if account not in self.ex.accounts:
+            raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
+        s.result(rid, {"account": account, "api_key": self.keys.issue(account)})
+
+    def _a_cash(self, s: Session, rid: int, msg: dict, kind: type) -> None:
+        account = int_field(msg, "account", 0, 2**62)
+        cmd = kind(account, schema.cash_field(msg))
+
+        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
+            ev = _expect(events, account, BalanceChanged)
+            return to_wire({"account": account, "cross_wallet_cash": ev.cross_wallet_cash}, None)
+
+        self._submit(s, rid, cmd, "admin", answer)
+
+    def _a_deposit(self, s: Session, rid: int, msg: dict) -> None:
+        self._a_cash(s, rid, msg, Deposit)
+
+    def _a_withdraw(self, s: Session, rid: int, msg: dict) -> None:
+        self._a_cash(s, rid, msg, Withdraw)
+
+    def _a_set_halted(self, s: Session, rid: int, msg: dict) -> None:
+        cmd = SetTradingHalted(field(msg, "halted", bool))
+        self._submit(s, rid, cmd, "admin", lambda self, c, ev: {"halted": _expect(ev, -1, TradingHalted).halted})
+
+    def _a_set_index(self, s: Session, rid: int, msg: dict) -> None:
+        inst = symbol_field(msg, self.ex.instruments)
+        ticks = schema.positive_units(msg, "price", inst.tick_size, "tick size")
+        driver = self.drivers.get(inst.symbol)
+        if driver is not None:
+            driver.set_price(ticks)
+
+        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
+            _expect(events, -1, MarkPriceUpdated)
+            return to_wire(views.ticker_view(self.ex, inst.symbol), inst)
+
+        self._submit(s, rid, IndexPrice(inst.symbol, ticks), "admin", answer)
+
+    def _a_shock_index(self, s: Session, rid: int, msg: dict) -> None:
+        inst = symbol_field(msg, self.ex.instruments)
+        pct = schema.parse_decimal(field(msg, "pct", str), "pct")
+        seconds = schema.parse_decimal(field(msg, "seconds", str, "0"), "seconds")
+        if not -100 < pct <= 1000 or not 0 <= seconds <= 86400:
+            raise WireError("INVALID_PARAM", f"shock of {pct}% over {seconds}s: pct must be in (-100, 1000] and "
+                            "seconds in [0, 86400]")
+        driver = self.drivers.get(inst.symbol)
+        if driver is None or driver.base is None:
+            raise WireError("NO_INDEX", f"{inst.symbol} has no index feed with a price yet: use set_index")
+        driver.shock(float(pct), float(seconds))
+        s.result(rid, {"symbol": inst.symbol, "pct": str(pct), "seconds": str(seconds),
+                       "from": price_str(self.ex.markets[inst.symbol].index, inst)})
+
+    def _a_set_param(self, s: Session, rid: int, msg: dict) -> None:
+        inst = symbol_field(msg, self.ex.instruments)
+        cmd = SetInstrumentParam(inst.symbol, field(msg, "name", str), int_field(msg, "value", 0, 10**18))
+
+        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
+            ev = _expect(events, -1, InstrumentChanged)
+            return {"symbol": ev.symbol, "name": ev.name, "value": ev.value}
+
+        self._submit(s, rid, cmd, "admin", answer)
+
+    def _a_snapshot(self, s: Session, rid: int, msg: dict) -> None:
+        self.sequencer.call(lambda: self._answer(s, rid, self.take_snapshot))
+
+    def take_snapshot(self) -> dict[str, Any]:
+        self.sequencer.journal.flush()
+        path = write_snapshot(self.run_dir, self.ex)
+        return {"seq": self.ex.seq, "path": str(path)}
+
+    def _a_state_hash(self, s: Session, rid: int, msg: dict) -> None:
+        self.sequencer.call(lambda: s.result(rid, {"seq": self.ex.seq, "state_hash": self.ex.state_hash()}))
+
+
+
+_COMMAND_ANSWERS: dict[str, Callable] = {
+    "place": Server._place_answer,
+    "cancel": Server._cancel_answer,
+    "cancel_all": Server._cancel_all_answer,
+    "amend": Server._amend_answer,
+    "set_leverage": _simple_answer(LeverageSet, ("symbol", "leverage")),
+    "set_margin_mode": _simple_answer(MarginModeSet, ("symbol", "mode")),
+    "adjust_margin": _simple_answer(IsolatedMarginChanged, ("symbol", "delta_cash", "isolated_wallet_cash")),
+    "set_auto_add_margin": _simple_answer(AutoAddMarginSet, ("symbol", "enabled")),
+}
+_QUERIES: dict[str, Callable] = {op: getattr(Server, f"_q_{op}") for op in schema.QUERY_OPS}
+_ADMIN: dict[str, Callable] = {op: getattr(Server, f"_a_{op}") for op in ADMIN_OPS}

@@ -1,0 +1,323 @@
+"""Wire schema: request validation, wire values -> core commands, core values -> wire values.
+
+Requests are msgpack maps {"op": str, "id": int, ...params}. Prices, quantities and cash amounts
+travel as decimal strings and are converted with the instrument's tick size and lot step; a value
+that is not an exact multiple is refused with a message naming the step. Outgoing integers in core
+units are turned back into decimal strings by their key's unit suffix (`_ticks`, `_lots`, `_cash`,
+`_e8`, `_ppm`), which is dropped from the wire name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+from ..core.commands import (
+    BUY,
+    ORDER_TYPES,
+    SELL,
+    AdjustIsolatedMargin,
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    PlaceOrder,
+    SetAutoAddMargin,
+    SetLeverage,
+    SetMarginMode,
+)
+from ..core.instruments import Instrument
+from ..core.money import CASH_DECIMALS
+
+PROTOCOL_VERSION = 1
+MAX_CLIENT_ORDER_ID = 36
+MAX_DECIMAL_CHARS = 40
+MAX_REQUEST_ID = 2**63 - 1
+CASH_UNIT = Decimal(1).scaleb(-CASH_DECIMALS)
+
+SESSION_OPS = frozenset({"hello", "login", "ping", "subscribe", "unsubscribe"})
+COMMAND_OPS = frozenset({"place", "cancel", "cancel_all", "amend", "set_leverage", "set_margin_mode",
+                         "adjust_margin", "set_auto_add_margin"})
+QUERY_OPS = frozenset({"account", "positions", "open_orders", "order", "book", "instruments", "ticker",
+                       "funding", "insurance_fund", "time"})
+ADMIN_OPS = frozenset({"create_account", "create_api_key", "deposit", "withdraw", "set_halted", "set_index",
+                       "shock_index", "set_param", "snapshot", "state_hash"})
+CHANNELS = frozenset({"book", "trades", "ticker", "liquidations", "private"})
+PUBLIC_CHANNELS_WITH_SYMBOL = frozenset({"book", "trades", "ticker", "liquidations"})
+
+
+class WireError(Exception):
+    """A request that cannot be executed: answered with an error frame {code, message}."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_request(msg: Any) -> tuple[str, int]:
+    """(op, request id) of a request map, or WireError BAD_MESSAGE / UNKNOWN_OP."""
+    if type(msg) is not dict:
+        raise WireError("BAD_MESSAGE", f"a request must be a map, not {type(msg).__name__}")
+    rid = msg.get("id")
+    if type(rid) is not int or not 0 <= rid <= MAX_REQUEST_ID:
+        raise WireError("BAD_MESSAGE", f"request id {rid!r} must be an int in [0, 2**63)")
+    op = msg.get("op")
+    if type(op) is not str:
+        raise WireError("BAD_MESSAGE", f"op {op!r} must be a string")
+    if op not in SESSION_OPS and op not in COMMAND_OPS and op not in QUERY_OPS and op not in ADMIN_OPS:
+        raise WireError("UNKNOWN_OP", f"unknown op {op[:40]!r}")
+    return op, rid
+
+
+# -- field readers ------------------------------------------------------------------------------
+_MISSING = object()
+
+
+def field(msg: dict, name: str, kind: type, default: Any = _MISSING) -> Any:
+    """msg[name] checked to be of `kind` (bool is not an int here), or the default when absent."""
+    value = msg.get(name, _MISSING)
+    if value is _MISSING or value is None:
+        if default is _MISSING:
+            raise WireError("MISSING_PARAM", f"missing parameter {name!r}")
+        return default
+    if type(value) is not kind:
+        raise WireError("INVALID_PARAM", f"{name} must be {kind.__name__}, not {type(value).__name__}")
+    return value
+
+
+def int_field(msg: dict, name: str, lo: int, hi: int, default: Any = _MISSING) -> Any:
+    value = field(msg, name, int, default)
+    if value is not default and not lo <= value <= hi:
+        raise WireError("INVALID_PARAM", f"{name} {value} is outside [{lo}, {hi}]")
+    return value
+
+
+def symbol_field(msg: dict, instruments: dict[str, Instrument], name: str = "symbol") -> Instrument:
+    symbol = field(msg, name, str)
+    inst = instruments.get(symbol)
+    if inst is None:
+        raise WireError("UNKNOWN_SYMBOL", f"unknown symbol {symbol[:40]!r}")
+    return inst
+
+
+def parse_decimal(value: Any, what: str) -> Decimal:
+    if type(value) is int:
+        value = str(value)
+    if type(value) is not str or len(value) > MAX_DECIMAL_CHARS:
+        raise WireError("INVALID_PARAM", f"{what} must be a decimal string")
+    try:
+        d = Decimal(value)
+    except InvalidOperation:
+        raise WireError("INVALID_PARAM", f"{what} {value!r} is not a decimal number") from None
+    if not d.is_finite() or (d and not -12 <= d.adjusted() <= 18):
+        raise WireError("INVALID_PARAM", f"{what} {value} is out of range")
+    return d
+
+
+_unit_cache: dict[tuple[str, Decimal, Any], int] = {}
+
+
+def to_units(value: Any, unit: Decimal, what: str, step_name: str) -> int:
+    """An exact count of `unit` in a decimal string: 'qty 0.0015 is not a multiple of lot step 0.001'."""
+    key = (what, unit, value)
+    hit = _unit_cache.get(key)
+    if hit is not None:
+        return hit
+    d = parse_decimal(value, what)
+    count, rest = divmod(d, unit)
+    if rest:
+        raise WireError("INVALID_PARAM", f"{what} {value} is not a multiple of {step_name} {unit}")
+    if len(_unit_cache) > 65536:
+        _unit_cache.clear()
+    n = _unit_cache[key] = int(count)
+    return n
+
+
+def positive_units(msg: dict, name: str, unit: Decimal, step_name: str) -> int:
+    n = to_units(field(msg, name, str), unit, name, step_name)
+    if n <= 0:
+        raise WireError("INVALID_PARAM", f"{name} {msg[name]} must be positive")
+    return n
+
+
+def cash_field(msg: dict, name: str = "amount") -> int:
+    return to_units(field(msg, name, str), CASH_UNIT, name, "cash unit")
+
+
+def side_field(msg: dict) -> int:
+    side = field(msg, "side", str).lower()
+    if side == "buy":
+        return BUY
+    if side == "sell":
+        return SELL
+    raise WireError("INVALID_PARAM", f"side {msg['side'][:20]!r} is not 'buy' or 'sell'")
+
+
+def order_id_field(msg: dict) -> int:
+    return int_field(msg, "order_id", 1, 2**62)
+
+
+# -- commands -----------------------------------------------------------------------------------
+def place_command(msg: dict, account: int, instruments: dict[str, Instrument]) -> PlaceOrder:
+    inst = symbol_field(msg, instruments)
+    order_type = field(msg, "type", str, "limit").upper()
+    if order_type not in ORDER_TYPES:
+        raise WireError("INVALID_ORDER_TYPE", f"order type {order_type[:30]!r} is not one of {ORDER_TYPES}")
+    priced = order_type in ("LIMIT", "STOP", "TAKE_PROFIT")
+    price = positive_units(msg, "price", inst.tick_size, "tick size") if priced else 0
+    stop = positive_units(msg, "stop_price", inst.tick_size, "tick size") if order_type not in ("LIMIT", "MARKET") else 0
+    tif = field(msg, "tif", str, "GTC").upper()
+    if field(msg, "post_only", bool, False):
+        tif = "GTX"
+    coid = field(msg, "client_order_id", str, "")
+    if len(coid) > MAX_CLIENT_ORDER_ID:
+        raise WireError("INVALID_PARAM", f"client_order_id is longer than {MAX_CLIENT_ORDER_ID} characters")
+    return PlaceOrder(account, inst.symbol, side_field(msg), positive_units(msg, "qty", inst.lot_step, "lot step"),
+                      price, order_type, tif, field(msg, "reduce_only", bool, False), stop,
+                      field(msg, "working_type", str, "MARK_PRICE").upper(), field(msg, "stp", str, "NONE").upper(),
+                      coid)
+
+
+def to_command(op: str, msg: dict, account: int, instruments: dict[str, Instrument]) -> Any:
+    """The core command for a trading op of an authenticated account."""
+    if op == "place":
+        return place_command(msg, account, instruments)
+    inst = symbol_field(msg, instruments)
+    symbol = inst.symbol
+    if op == "cancel":
+        return CancelOrder(account, symbol, order_id_field(msg))
+    if op == "cancel_all":
+        return CancelAll(account, symbol)
+    if op == "amend":
+        return AmendOrder(account, symbol, order_id_field(msg), positive_units(msg, "qty", inst.lot_step, "lot step"),
+                          positive_units(msg, "price", inst.tick_size, "tick size"))
+    if op == "set_leverage":
+        return SetLeverage(account, symbol, int_field(msg, "leverage", 1, 1000))
+    if op == "set_margin_mode":
+        return SetMarginMode(account, symbol, field(msg, "mode", str).upper())
+    if op == "adjust_margin":
+        amount = cash_field(msg)
+        if not amount:
+            raise WireError("INVALID_PARAM", "amount must not be 0")
+        return AdjustIsolatedMargin(account, symbol, amount)
+    if op == "set_auto_add_margin":
+        return SetAutoAddMargin(account, symbol, field(msg, "enabled", bool))
+    raise WireError("UNKNOWN_OP", f"{op!r} is not a trading command")
+
+
+# -- core values -> wire values -----------------------------------------------------------------
+def price_str(ticks: int | Fraction, inst: Instrument | None) -> str:
+    """Ticks (or a Fraction of ticks, shown to 1/10,000 of a tick) as a decimal price string."""
+    if inst is None:
+        return str(ticks)
+    tick = _display_unit(inst.tick_size)
+    if type(ticks) is int:
+        return _scaled_str(ticks, tick)
+    value = Decimal(ticks.numerator) * tick / Decimal(ticks.denominator)
+    return str(value.quantize(tick.scaleb(-4)))
+
+
+_units: dict[Decimal, Decimal] = {}
+
+
+def _display_unit(step: Decimal) -> Decimal:
+    """The step without trailing zeros (0.10 -> 0.1) so prices print as 29990.0, not 29990.00."""
+    unit = _units.get(step)
+    if unit is None:
+        unit = step.normalize()
+        _units[step] = unit = unit if unit.as_tuple().exponent <= 0 else step
+    return unit
+
+
+_strings: dict[tuple[int, Decimal], str] = {}
+
+
+def _scaled_str(count: int, unit: Decimal) -> str:
+    """str(count * unit), memoised: the same prices and sizes come back again and again."""
+    key = (count, unit)
+    text = _strings.get(key)
+    if text is None:
+        if len(_strings) > 100_000:
+            _strings.clear()
+        text = _strings[key] = str(count * unit)
+    return text
+
+
+def _lots(v: int, inst: Instrument | None) -> str:
+    return _scaled_str(v, inst.lot_step) if inst is not None else str(v)
+
+
+def _scaled(decimals: int) -> Callable[[int, Instrument | None], str]:
+    return lambda v, inst: f"{Decimal(v).scaleb(-decimals):f}"
+
+
+def _side(v: int, inst: Instrument | None) -> str:
+    return "buy" if v > 0 else "sell"
+
+
+_SUFFIXES: tuple[tuple[str, Callable], ...] = (
+    ("_ticks", price_str), ("_lots", _lots), ("_cash", _scaled(CASH_DECIMALS)), ("_e8", _scaled(8)),
+    ("_ppm", _scaled(6)))
+_PASS = (int, str, bool, type(None))
+_plans: dict[str, tuple[str, Callable | None]] = {}
+
+
+def _plan(key: str) -> tuple[str, Callable | None]:
+    """(wire name, converter) of a field name; None = passed through."""
+    plan = _plans.get(key)
+    if plan is None:
+        plan = (key, _side if key in ("side", "taker_side") else None)
+        for suffix, conv in _SUFFIXES:
+            if key.endswith(suffix):
+                plan = (key[: -len(suffix)], conv)
+                break
+        _plans[key] = plan
+    return plan
+
+
+def wire_value(unit: str, value: Any, inst: Instrument | None) -> Any:
+    """One value in core units ("ticks", "lots", "cash", "e8", "ppm") as a decimal string."""
+    conv = _plan("_" + unit)[1]
+    return None if value is None or conv is None else conv(value, inst)
+
+
+def _plain(value: Any, inst: Instrument | None) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return to_wire(value, inst)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, inst) for v in value]
+    return value
+
+
+def to_wire(values: dict[str, Any], inst: Instrument | None) -> dict[str, Any]:
+    """A view dict in core units -> the same dict in wire units (decimal strings)."""
+    out = {}
+    plans = _plans
+    for key, value in values.items():
+        plan = plans.get(key) or _plan(key)
+        conv = plan[1]
+        if value is None:
+            out[plan[0]] = None
+        elif conv is not None:
+            out[plan[0]] = conv(value, inst)
+        else:
+            out[plan[0]] = value if type(value) in _PASS else _plain(value, inst)
+    return out
+
+
+def event_to_wire(event: Any, instruments: dict[str, Instrument]) -> dict[str, Any]:
+    """A core event -> {"event": name, ...fields in wire units}."""
+    symbol = getattr(event, "symbol", None)
+    inst = instruments.get(symbol) if symbol else None
+    out = to_wire(event._asdict(), inst)
+    out["event"] = type(event).__name__
+    return out
+
+
+def levels_to_wire(levels: list[tuple[int, int]], inst: Instrument) -> list[list[str]]:
+    tick, lot = _display_unit(inst.tick_size), inst.lot_step
+    return [[_scaled_str(p, tick), _scaled_str(q, lot)] for p, q in levels]
