@@ -1,0 +1,111 @@
+"""Command line of the simulator: `demo`, `simulate SCENARIO` and `compare-margin SCENARIO`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .compare import compare, compare_table
+from .report import headline, write_report
+from .runner import run_scenario
+from .scenario import load_scenario
+
+NS = 1_000_000_000
+
+
+def progress_bar(total_ns: int, label: str, stream: Any = None) -> Callable[[int], None]:
+    """A one-line progress bar on stderr, redrawn as virtual time advances."""
+    out = stream or sys.stderr
+    start = time.perf_counter()
+
+    tty = out.isatty()
+
+    def show(t_ns: int) -> None:
+        frac = min(1.0, t_ns / total_ns) if total_ns else 1.0
+        if not tty and frac < 1.0:
+            return
+        bar = "#" * int(frac * 30)
+        out.write(f"{chr(13) if tty else ''}{label} [{bar:<30}] {frac * 100:5.1f}%  t={t_ns / NS:7.0f}s  "
+                  f"wall {time.perf_counter() - start:5.1f}s")
+        out.flush()
+        if frac >= 1.0:
+            out.write("\n")
+
+    return show
+
+
+def _simulate(name: str, seed: int | None, out: str | None, quiet: bool = False) -> tuple[dict[str, Any], Path]:
+    scenario = load_scenario(name)
+    if seed is not None:
+        scenario = scenario.with_seed(seed)
+    out_dir = Path(out or f"runs/{scenario.name}-seed{scenario.seed}")
+    total = int(scenario.duration_s * NS)
+    bar = None if quiet else progress_bar(total, scenario.name)
+    sim, summary = run_scenario(scenario, out_dir, bar)
+    if bar is not None:
+        bar(total)
+    page = write_report(sim, summary, out_dir)
+    return summary, page
+
+
+def _print_table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(a) for a, _ in rows)
+    for a, b in rows:
+        print(f"  {a:<{width}}  {b}")
+
+
+def _parser(prog: str, scenario: bool = True) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog)
+    if scenario:
+        p.add_argument("scenario", help="scenario name in configs/scenarios/ or a path to a .toml file")
+    p.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    p.add_argument("--out", default=None, help="output directory (default runs/SCENARIO-seedN)")
+    return p
+
+
+def simulate_main(argv: list[str]) -> int:
+    """python -m exchange simulate SCENARIO [--seed N] [--out DIR]"""
+    args = _parser("python -m exchange simulate").parse_args(argv)
+    try:
+        summary, page = _simulate(args.scenario, args.seed, args.out)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    _print_table(headline(summary))
+    print(f"\nreport: {page}\nsummary: {page.parent / 'summary.json'}")
+    return 0
+
+
+def demo_main(argv: list[str]) -> int:
+    """python -m exchange demo [--seed N] [--out DIR]: the demo scenario, its summary and report."""
+    args = _parser("python -m exchange demo", scenario=False).parse_args(argv)
+    started = time.perf_counter()
+    summary, page = _simulate("demo", args.seed, args.out)
+    print(f"\nDemo: {summary['agents']} agents, a leveraged crowd and a price shock "
+          f"({time.perf_counter() - started:.1f} s wall)\n")
+    _print_table(headline(summary))
+    print(f"\nreport: {page}  (open it in a browser)\nsummary: {page.parent / 'summary.json'}")
+    return 0
+
+
+def compare_main(argv: list[str]) -> int:
+    """python -m exchange compare-margin SCENARIO [--seed N] [--out DIR]"""
+    args = _parser("python -m exchange compare-margin").parse_args(argv)
+    try:
+        scenario = load_scenario(args.scenario)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        scenario = scenario.with_seed(args.seed)
+    out = Path(args.out or f"runs/{scenario.name}-seed{scenario.seed}-compare")
+    total = int(scenario.duration_s * NS)
+    result = compare(scenario, out, lambda mode: progress_bar(total, f"{scenario.name} {mode.lower()}"))
+    print(compare_table(result))
+    print(f"\nsummaries: {out / 'cross' / 'summary.json'}, {out / 'isolated' / 'summary.json'}; "
+          f"comparison: {out / 'compare.json'}")
+    return 0

@@ -1,0 +1,115 @@
+"""Scenarios as TOML files: instruments, index feed, scripted shocks, agents, duration and seed."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, load_config
+
+SCENARIO_DIR = CONFIG_DIR / "scenarios"
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """Seeded GBM + Poisson jumps for one symbol's index, sampled every interval_s."""
+
+    symbol: str
+    initial: str
+    interval_s: float = 1.0
+    vol_annual: float = 0.6
+    jump_rate_per_hour: float = 0.0
+    jump_sigma: float = 0.01
+
+
+@dataclass(frozen=True)
+class ShockSpec:
+    """Scripted index move: `change` (e.g. -0.08) spread evenly over [at_s, at_s + over_s]."""
+
+    symbol: str
+    at_s: float
+    change: float
+    over_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """One `[[agents]]` entry: `count` agents of `kind`, each built with `params`."""
+
+    kind: str
+    count: int
+    params: dict[str, Any] = field(default_factory=dict)
+    symbol: str = ""
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    seed: int
+    duration_s: float
+    config: ExchangeConfig
+    feeds: tuple[FeedSpec, ...]
+    shocks: tuple[ShockSpec, ...]
+    agents: tuple[AgentSpec, ...]
+    description: str = ""
+    insurance_fund_cash: int = 0
+
+    def with_seed(self, seed: int) -> Scenario:
+        return replace(self, seed=seed)
+
+    def with_crowd_mode(self, mode: str) -> Scenario:
+        """The same scenario with every crowd agent forced to one margin mode."""
+        agents = tuple(replace(a, params={**a.params, "margin_mode": mode}) if a.kind == "crowd" else a
+                       for a in self.agents)
+        return replace(self, agents=agents)
+
+    @property
+    def agent_count(self) -> int:
+        return sum(a.count for a in self.agents)
+
+
+def resolve(name_or_path: str) -> Path:
+    """A scenario name (configs/scenarios/NAME.toml) or a path to a TOML file."""
+    path = Path(name_or_path)
+    if path.suffix == ".toml" and path.exists():
+        return path
+    candidate = SCENARIO_DIR / f"{name_or_path}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(sorted(p.stem for p in SCENARIO_DIR.glob("*.toml")))
+    raise FileNotFoundError(f"no scenario {name_or_path!r}: give a .toml path or one of: {known}")
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    path = resolve(name_or_path)
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    return parse_scenario(data, path.parent, path.stem)
+
+
+def parse_scenario(data: dict[str, Any], base: Path = SCENARIO_DIR, default_name: str = "scenario") -> Scenario:
+    config_path = Path(data.get("config", DEFAULT_CONFIG))
+    if not config_path.is_absolute():
+        config_path = (base / config_path) if (base / config_path).exists() else CONFIG_DIR / config_path
+    config = load_config(config_path)
+    symbols = data.get("symbols")
+    if symbols:
+        unknown = set(symbols) - {i.symbol for i in config.instruments}
+        if unknown:
+            raise ValueError(f"scenario symbols {sorted(unknown)} are not in {config_path}")
+        config = replace(config, instruments=tuple(i for i in config.instruments if i.symbol in symbols))
+    feeds = tuple(FeedSpec(symbol=sym, **spec) for sym, spec in data.get("feed", {}).items())
+    if {f.symbol for f in feeds} != {i.symbol for i in config.instruments}:
+        raise ValueError("the scenario needs one [feed.SYMBOL] table per instrument")
+    shocks = tuple(ShockSpec(**s) for s in data.get("shocks", []))
+    agents = tuple(AgentSpec(**a) for a in data.get("agents", []))
+    insurance = config.initial_insurance_fund_cash
+    if "insurance_fund_usdt" in data:
+        insurance = int(float(data["insurance_fund_usdt"]) * 1_000_000)
+    return Scenario(name=str(data.get("name", default_name)), seed=int(data.get("seed", 1)),
+                    duration_s=float(data.get("duration_s", 600)), config=config, feeds=feeds, shocks=shocks,
+                    agents=agents, description=str(data.get("description", "")), insurance_fund_cash=insurance)
