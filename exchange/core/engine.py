@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .accounts import Account, Position
 from .book import Book, Order
 from .commands import (
-    MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
+    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
     Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
     SetMarginMode, SetTradingHalted, Withdraw,
 )
@@ -28,6 +28,7 @@ from .instruments import Instrument
 from .liquidation import BreachIndex, Liquidation, LiquidationContext
 from .margin import initial_margin
 from .market import Market
+from .money import ceil_div
 from .pricing import Pricing
 from .risk import Risk
 from .snapshot import Snapshots
@@ -183,8 +184,23 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
                 have = (pos.isolated_wallet + self._upnl(pos) - self._im(pos)) if pos.isolated else self.available(acct)
                 if need > have:
                     raise Rejection(Reject.INSUFFICIENT_MARGIN, f"leverage {lev} needs {need} more margin; {have} available")
+            # open orders reserved their margin at the old leverage: a lower one re-reserves them, scaled up
+            lower = lev < pos.leverage
+            orders = [o for o in acct.orders.values() if lower and o.symbol == cmd.symbol and o.reserve]
+            extra = sum(ceil_div(o.reserve * pos.leverage, lev) - o.reserve for o in orders)
+            if pos.isolated:
+                avail = self.free_balance(acct)
+            else:
+                avail = self.available(acct) - (need if lower and pos.size else 0)
+            if extra > avail:
+                raise Rejection(Reject.INSUFFICIENT_MARGIN, f"leverage {lev} needs {extra} more margin for the open "
+                                f"orders; {avail} available")
         except Rejection as r:
             return self._reject(events, cmd, r.code, r.message)
+        for o in orders:
+            reserve = ceil_div(o.reserve * pos.leverage, lev)
+            acct.order_margin += reserve - o.reserve
+            o.reserve = reserve
         pos.leverage = lev
         self.dirty[acct.id] = None
         events.append(LeverageSet(acct.id, cmd.symbol, lev))
@@ -204,7 +220,7 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
 
     def _adjust_isolated(self, cmd: AdjustIsolatedMargin, events: list) -> None:
         try:
-            acct, pos, _ = self._position_for(cmd)
+            acct, pos, inst = self._position_for(cmd)
             amount = cmd.amount_cash
             if type(amount) is not int or amount == 0 or abs(amount) > MAX_CASH:
                 raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be a non-zero int within {MAX_CASH}")
@@ -218,6 +234,9 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
             if amount < 0 and -amount > removable:
                 raise Rejection(Reject.INSUFFICIENT_MARGIN, f"removing {-amount} would leave the position below its "
                                 f"initial margin: at most {max(0, removable)} can be removed")
+            for order in acct.orders.values() if amount < 0 else ():  # no resting close beyond bankruptcy
+                if order.symbol == cmd.symbol and order.order_type == LIMIT:
+                    self._closing_limit(acct, pos, inst, order.side, order.price, False, pos.isolated_wallet + amount)
         except Rejection as r:
             return self._reject(events, cmd, r.code, r.message)
         acct.cross_wallet -= amount

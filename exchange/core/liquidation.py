@@ -214,21 +214,23 @@ class Liquidation(_Base):
         for _ in range(64):
             if not self._bucket_breached(acct, bucket)[0]:
                 break
-            pos = acct.positions[bucket] if bucket else self._largest_cross_position(acct)
+            pos = acct.positions[bucket] if bucket else self._worst_cross_position(acct)
             if pos is None or not pos.size:
                 break
             self._liquidate_position(acct, pos, events)
         self._settle_empty_wallets(acct)
         self.dirty[acct.id] = None
 
-    def _largest_cross_position(self, acct: Account) -> Position | None:
+    def _worst_cross_position(self, acct: Account) -> Position | None:
+        """The cross position with the lowest UPNL - MM: the losing leg goes first, at a bankruptcy price
+        the rest of the account gives it (a winning short behind a crashed long has none)."""
         best = None
-        best_mm = -1
+        best_key = None
         for pos in acct.positions.values():
             if pos.size and not pos.isolated:
-                mm = self._mm_ppm(pos)
-                if mm > best_mm:
-                    best, best_mm = pos, mm
+                key = self._upnl(pos) * PPM - self._mm_ppm(pos)
+                if best_key is None or key < best_key:
+                    best, best_key = pos, key
         return best
 
     def _liquidate_position(self, acct: Account, pos: Position, events: list) -> None:

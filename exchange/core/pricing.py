@@ -87,6 +87,8 @@ class Pricing(_Base):
                 elif m.next_funding_ts <= ts:
                     self._settle_funding(inst, m, events)
                     m.next_funding_ts += inst.funding_interval_ns
+                    if m.mark:  # a payment can breach a position: liquidate before the next interval
+                        self._check_liquidations(symbol, events)
                 else:
                     break
 

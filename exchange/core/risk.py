@@ -65,8 +65,9 @@ class Risk(_Base):
         upnl, _, im, _ = self.cross_totals(acct)
         return acct.cross_wallet + min(0, upnl) - im - acct.order_margin
 
-    def _require_available(self, acct: Account, cost: int) -> None:
-        avail = self.available(acct)
+    def _require_available(self, acct: Account, cost: int, isolated: bool = False) -> None:
+        """An isolated order draws real cash: unrealized profit cannot become isolated margin."""
+        avail = self.free_balance(acct) if isolated else self.available(acct)
         if cost > avail:
             raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units of margin; {avail} available")
 

@@ -126,13 +126,15 @@ class Trading(_Base):
                             f"{bracket.max_leverage}x leverage; this symbol is set to {pos.leverage}x")
 
     def _closing_limit(self, acct: Account, pos: Position, inst: Instrument, side: int, limit: int,
-                       market: bool) -> int:
+                       market: bool, other: int | None = None) -> int:
         """A closing order may not fill beyond the position's bankruptcy price (its loss would exceed the
-        margin behind it): a market order's sweep stops there, a limit order priced beyond it is rejected."""
+        margin behind it): a market order's sweep stops there, a limit order priced beyond it is rejected.
+        `other`: the cash behind the position if not the current one (an isolated margin removal)."""
         size = pos.size
         if not self.margin_checks or not size or (size > 0) == (side > 0):
             return limit
-        bp = bankruptcy_price(size, pos.cost, self._other_cash(acct, pos), inst.cash_per_tick_lot)
+        other = self._other_cash(acct, pos) if other is None else other
+        bp = bankruptcy_price(size, pos.cost, other, inst.cash_per_tick_lot)
         if bp is None:
             return limit
         edge = bp[0] // bp[1] if side == BUY else ceil_div(bp[0], bp[1])
@@ -186,7 +188,7 @@ class Trading(_Base):
                 cost = self._order_cost(acct, pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot)
                 if cost:
                     self._check_position_limit(inst, pos, side * cmd.qty_lots, est)
-                    self._require_available(acct, cost)
+                    self._require_available(acct, cost, pos.isolated)
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
             return
@@ -325,9 +327,10 @@ class Trading(_Base):
             draw = initial_margin(opened * price * k, pos.leverage) + fee
             acct.cross_wallet -= draw
             wallet += draw - fee
-            short = -acct.cross_wallet  # the fee or IM rounding beyond the order's reserve
-            if short > 0 and not any(p.size and not p.isolated for p in acct.positions.values()):
-                short = min(short, wallet)  # nothing backs the cross wallet: the new margin pays it
+            # isolated margin is real cash: what the cross wallet lacks (a fill above a sell's limit, a fee,
+            # IM rounding beyond the order's reserve) stays out of the new margin, never a cross debt
+            short = min(-acct.cross_wallet, wallet)
+            if short > 0:
                 wallet -= short
                 acct.cross_wallet += short
         pos.isolated_wallet = wallet
@@ -397,7 +400,7 @@ class Trading(_Base):
             if self.margin_checks and not order.reduce_only:
                 cost = self._order_cost(acct, pos, order.side, qty, price, inst.cash_per_tick_lot)
                 if cost > order.reserve:
-                    self._require_available(acct, cost - order.reserve)
+                    self._require_available(acct, cost - order.reserve, pos.isolated)
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, "", r.code.value, r.message))
             return
