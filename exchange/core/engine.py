@@ -35,7 +35,8 @@ from .snapshot import Snapshots
 from .trading import Trading
 from .triggers import TriggerBook, Triggers
 
-MAX_CASH = 10**18  # bound on any single cash amount in a command
+MAX_CASH = 10**18
+NEVER = 1 << 62  # bound on any single cash amount in a command
 INSTRUMENT_PARAMS = ("min_notional_cash", "price_band_ppm", "market_band_ppm", "max_open_orders", "maker_fee_ppm",
                      "taker_fee_ppm", "liquidation_fee_ppm", "funding_cap_e8", "max_qty_lots", "market_max_qty_lots")
 
@@ -65,6 +66,7 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         self.next_trade_id = 1
         self.seq = 0
         self.ts_ns = 0
+        self.next_timer_ts = NEVER  # earliest funding timer of any market (derived, not state)
         self.dirty: dict[int, None] = {}
         self.trim_pending: dict[tuple[int, str], None] = {}
         self.liquidation: LiquidationContext | None = None
@@ -87,7 +89,8 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         self.seq = seq
         if ts > self.ts_ns:
             self.ts_ns = ts
-            self._advance_time(ts, events)
+            if ts >= self.next_timer_ts:
+                self._advance_time(ts, events)
         handler = self._handlers.get(type(command))
         if handler is None:
             events.append(CommandRejected(-1, type(command).__name__, Reject.INVALID_COMMAND.value,

@@ -40,6 +40,7 @@ class Pricing(_Base):
         if not m.next_funding_ts:
             m.next_funding_ts = (ts // inst.funding_interval_ns + 1) * inst.funding_interval_ns
             m.next_sample_ts = (ts // inst.funding_sample_ns + 1) * inst.funding_sample_ns
+            self.next_timer_ts = min(self.next_timer_ts, m.next_sample_ts)
         self._sample_basis(inst, m)
         m.mark = self._compute_mark(inst, m)
         events.append(MarkPriceUpdated(cmd.symbol, m.mark, m.index, m.last))
@@ -91,6 +92,12 @@ class Pricing(_Base):
                         self._check_liquidations(symbol, events)
                 else:
                     break
+        self._update_next_timer()
+
+    def _update_next_timer(self) -> None:
+        """The earliest funding timer of any market: apply() skips _advance_time until then."""
+        self.next_timer_ts = min((min(m.next_sample_ts, m.next_funding_ts) for m in self.markets.values()
+                                  if m.next_funding_ts), default=self.next_timer_ts)
 
     def _sample_premium(self, inst: Instrument, m: Market, n: int) -> None:
         """Add n equal samples of the current premium index, weighted 1, 2, 3, ... over the interval."""

@@ -79,6 +79,7 @@ class Snapshots(_Base):
         ex.halted = snap["halted"]
         for m in snap["markets"]:
             ex.markets[m[0]] = Market.from_state(tuple(m))
+        ex._update_next_timer()
         for aid, wallet, order_margin, deposited, withdrawn, positions in snap["accounts"]:
             acct = ex.accounts[aid] = Account(aid)
             acct.cross_wallet, acct.order_margin, acct.deposited, acct.withdrawn = wallet, order_margin, deposited, withdrawn
