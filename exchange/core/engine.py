@@ -97,8 +97,6 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
                                           f"unknown command {type(command).__name__}"))
         else:
             handler(command, events)
-        if self.dirty:
-            self._flush_dirty()
         return events
 
     def _after_trades(self, symbol: str, events: list) -> None:

@@ -113,7 +113,15 @@ class Liquidation(_Base):
     """Mixin of Exchange."""
 
     # -- indexing ------------------------------------------------------------------------------
+    def breach_entries(self) -> dict[tuple[int, str, int], tuple[bool, int]]:
+        """The breach index, (account, symbol, isolated) -> (is_long, threshold ticks), brought up to date."""
+        self._flush_dirty()
+        return self.breach_index.entries
+
     def _flush_dirty(self) -> None:
+        """Re-index the accounts whose state changed. Done lazily, before the index is read (a mark tick,
+        a funding settlement, a snapshot): marks change only at ticks, so the result does not depend on
+        when between two ticks it runs."""
         if not self.margin_checks:
             self.dirty.clear()
             return

@@ -52,6 +52,7 @@ class Snapshots(_Base):
     """Mixin of Exchange."""
 
     def snapshot(self) -> dict[str, Any]:
+        self._flush_dirty()
         return {
             "version": SNAPSHOT_VERSION,
             "seq": self.seq, "ts_ns": self.ts_ns,

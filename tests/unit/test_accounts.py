@@ -113,13 +113,13 @@ def test_isolated_margin_add_and_remove():
     d.trade(1, 9, "TST", 10, 100)  # isolated wallet 100 (IM), cross wallet 900
     ex, acct = d.ex, d.ex.accounts[1]
     pos = acct.positions["TST"]
-    assert ex.breach_index.entries[(1, "TST", 1)] == (True, 90)  # (100 - 1,000) / (0.04 - 10) = 90.36
+    assert ex.breach_entries()[(1, "TST", 1)] == (True, 90)  # (100 - 1,000) / (0.04 - 10) = 90.36
     assert codes(d.do(AdjustIsolatedMargin(1, "TST", 0))) == ["INVALID_AMOUNT"]
     assert codes(d.do(AdjustIsolatedMargin(1, "TST", 900 * USDT + 1))) == ["INSUFFICIENT_BALANCE"]
     events = d.do(AdjustIsolatedMargin(1, "TST", 200 * USDT))
     assert events == [IsolatedMarginChanged(1, "TST", 200 * USDT, 300 * USDT, "USER")]
     assert (acct.cross_wallet, pos.isolated_wallet) == (700 * USDT, 300 * USDT)
-    assert ex.breach_index.entries[(1, "TST", 1)] == (True, 70)  # (300 - 1,000) / -9.96 = 70.28: re-indexed
+    assert ex.breach_entries()[(1, "TST", 1)] == (True, 70)  # (300 - 1,000) / -9.96 = 70.28: re-indexed
     # removable = wallet + min(0, UPNL) - IM at mark
     d.index("TST", 95)  # UPNL -50, IM 95: 155 removable
     assert codes(d.do(AdjustIsolatedMargin(1, "TST", -155 * USDT - 1))) == ["INSUFFICIENT_MARGIN"]
@@ -143,7 +143,7 @@ def test_auto_add_margin_saves_an_isolated_position_that_would_be_liquidated():
     d.trade(1, 9, "TST", 10, 1_000)
     d.trade(2, 9, "TST", 10, 1_000)
     assert not rejected(d.do(SetAutoAddMargin(1, "TST", True)))
-    assert d.ex.breach_index.entries[(1, "TST", 1)] == (True, 904)
+    assert d.ex.breach_entries()[(1, "TST", 1)] == (True, 904)
     assert of(d.index("TST", 905), "IsolatedMarginChanged") == []
     events = d.index("TST", 904)
     assert of(events, "IsolatedMarginChanged") == [IsolatedMarginChanged(1, "TST", 864 * USDT, 1_864 * USDT, "AUTO_ADD")]

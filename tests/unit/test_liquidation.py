@@ -46,7 +46,7 @@ def fund_moves(events: list) -> list[tuple[str, int]]:
 
 def test_breach_index_holds_exact_thresholds():
     d = scenario()
-    entries = d.ex.breach_index.entries
+    entries = d.ex.breach_entries()
     assert entries[(1, "TST", 1)] == (True, 903)
     assert entries[(2, "TST", 0)] == (True, 803)
     assert d.ex.accounts[1].positions["TST"].isolated_wallet == 1_000 * USDT
@@ -93,7 +93,7 @@ def test_isolated_liquidation_leaves_the_rest_of_the_account_untouched_and_pays_
     assert (acct.positions["ALT"].size, acct.positions["ALT"].cost) == (1, 100 * USDT)
     assert of(events, "PublicLiquidation") == [PublicLiquidation("TST", SELL, 10, 900, 10, 950, "ISOLATED")]
     assert ex.markets["TST"].last == 950  # liquidation fills are trades like any other
-    assert (2, "TST", 0) in ex.breach_index.entries and (1, "TST", 1) not in ex.breach_index.entries
+    assert (2, "TST", 0) in ex.breach_entries() and (1, "TST", 1) not in ex.breach_entries()
 
 
 def test_cross_equity_delays_liquidation_compared_with_isolated():
@@ -159,7 +159,7 @@ def test_partial_liquidation_by_bracket_for_a_large_position():
     d.account(8, 10_000_000)
     d.index("BIG", 1_000)
     d.trade(3, 9, "BIG", 100, 1_000)
-    assert d.ex.breach_index.entries[(3, "BIG", 0)] == (True, 984)
+    assert d.ex.breach_entries()[(3, "BIG", 0)] == (True, 984)
     d.limit(8, "BIG", BUY, 100, 984)
     assert liquidated(d.index("BIG", 985)) == []
     events = d.index("BIG", 984)
@@ -189,7 +189,7 @@ def test_liquidation_fills_move_the_last_price_and_cascade():
     d.trade(4, 9, "CAS", 10, 1_000)
     d.index("CAS", 950)
     d.trade(5, 9, "CAS", 10, 950)
-    assert d.ex.breach_index.entries[(5, "CAS", 1)] == (True, 858)
+    assert d.ex.breach_entries()[(5, "CAS", 1)] == (True, 858)
     d.index("CAS", 950)  # mark = last = 950
     d.trade(8, 9, "CAS", 1, 930)
     d.index("CAS", 930)
@@ -309,7 +309,7 @@ def test_short_triggers_exactly_at_its_tick_and_buys_back_at_bankruptcy():
     d.account(9, 10_000_000)
     d.index("TST", 1_000)
     d.trade(9, 1, "TST", 10, 1_000)
-    assert d.ex.breach_index.entries[(1, "TST", 1)] == (False, 1_096)
+    assert d.ex.breach_entries()[(1, "TST", 1)] == (False, 1_096)
     d.index("TST", 1_050)
     d.limit(9, "TST", SELL, 10, 1_098)
     assert liquidated(d.index("TST", 1_095)) == []

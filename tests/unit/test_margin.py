@@ -161,8 +161,8 @@ def test_worked_example_isolated_liquidation_prices():
     assert cents(eth_lp) == 111_478  # 1,114.78
     assert cents(btc_lp) == 1_877_873  # 18,778.73
     # the engine indexes each isolated position at exactly its liquidation price (long: floor)
-    assert d.ex.breach_index.entries[(3, "ETHUSDT", 1)] == (True, eth_lp[0] // eth_lp[1])
-    assert d.ex.breach_index.entries[(1, "BTCUSDT", 1)] == (True, btc_lp[0] // btc_lp[1])
+    assert d.ex.breach_entries()[(3, "ETHUSDT", 1)] == (True, eth_lp[0] // eth_lp[1])
+    assert d.ex.breach_entries()[(1, "BTCUSDT", 1)] == (True, btc_lp[0] // btc_lp[1])
     # bankruptcy price of an isolated long: EP - IWB/Q
     bp = bankruptcy_price(eth.size, eth.cost, eth.isolated_wallet, ETH.cash_per_tick_lot)
     assert Fraction(*bp) == Fraction(ETH_ENTRY) - Fraction(WB, ETH_QTY * ETH.cash_per_tick_lot)
