@@ -126,9 +126,9 @@ class Liquidation(_Base):
             self.dirty.clear()
             return
         while self.dirty:
-            account = next(iter(self.dirty))
-            del self.dirty[account]
-            self._reindex(self.accounts[account])
+            pending, self.dirty = self.dirty, {}  # a fresh dict: popping a big one from the front is O(n)
+            for account in pending:
+                self._reindex(self.accounts[account])
 
     def _reindex(self, acct: Account) -> None:
         idx = self.breach_index
