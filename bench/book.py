@@ -27,7 +27,7 @@ MID = 100_000
 def fills_digest(fills: list[tuple[int, int, int, int]]) -> str:
     h = hashlib.sha256()
     for f in fills:
-        h.update(("%d,%d,%d,%d\n" % f).encode())
+        h.update(f"{f[0]},{f[1]},{f[2]},{f[3]}\n".encode())
     return h.hexdigest()
 
 

@@ -12,7 +12,7 @@ from collections import deque
 
 from sortedcontainers import SortedList
 
-from .commands import BUY, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE
+from .commands import BUY, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE
 
 
 class Order:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from .accounts import Account, Position
 from .book import Book, Order

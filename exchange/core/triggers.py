@@ -12,7 +12,7 @@ from sortedcontainers import SortedList
 
 from .accounts import Account, Position
 from .book import Order
-from .commands import BUY, MARK_PRICE, MARKET, STOP, STOP_MARKET, TAKE_PROFIT, PlaceOrder
+from .commands import BUY, MARK_PRICE, MARKET, STOP, STOP_MARKET, PlaceOrder
 from .errors import Reject, Rejection
 from .events import OrderCancelled, OrderRejected, OrderTriggered
 
