@@ -30,8 +30,8 @@ class JournalWriter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        truncate_torn_tail(self.path)  # a torn last record must not prefix the next one
         self._fh = open(self.path, "ab", buffering=1 << 16)
-        self._fh.truncate(complete_length(self.path))  # a torn last record must not prefix the next one
 
     def append(self, env: Envelope) -> None:
         self._fh.write(encode_envelope(env))
@@ -72,3 +72,14 @@ def read_journal(path: str | Path) -> Iterator[Envelope]:
             unpacker.feed(chunk)
             for record in unpacker:
                 yield decode_envelope(record)
+
+
+def truncate_torn_tail(path: Path) -> int:
+    """Cut a record torn by a crash mid-write off the end of the journal; returns the bytes cut."""
+    if not path.exists():
+        return 0
+    good, size = complete_length(path), path.stat().st_size
+    if good < size:
+        with open(path, "r+b") as fh:
+            fh.truncate(good)
+    return size - good

@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import msgpack
 
 from ..config import CONFIG_DIR, ExchangeConfig, parse_config
 from ..core.commands import Heartbeat, IndexPrice
 from ..persistence import JournalWriter, recover, write_snapshot
+from ..persistence.journal import truncate_torn_tail
 from ..persistence.snapshots import JOURNAL_NAME
 from .clock import WallClock
 from .feeds import IndexDriver, driver_from_config
@@ -80,25 +80,6 @@ def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
     )
 
 
-def repair_journal(path: Path) -> int:
-    """Cut a torn last record (a crash in the middle of a write) so appends stay decodable; returns
-    the number of bytes cut."""
-    if not path.exists():
-        return 0
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
-    good = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            unpacker.feed(chunk)
-            for _ in unpacker:
-                good = unpacker.tell()
-    size = path.stat().st_size
-    if good < size:
-        with open(path, "r+b") as fh:
-            fh.truncate(good)
-    return size - good
-
-
 class ExchangeService:
     """The whole exchange process, startable in-process (tests, demos) or from the command line."""
 
@@ -120,7 +101,7 @@ class ExchangeService:
         run_dir = self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         journal_path = run_dir / JOURNAL_NAME
-        cut = repair_journal(journal_path)
+        cut = truncate_torn_tail(journal_path)
         ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash)
         self.exchange = ex
         self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))
