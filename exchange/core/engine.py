@@ -37,6 +37,7 @@ from .trading import Trading
 from .triggers import TriggerBook, Triggers
 
 MAX_CASH = 10**18
+FUND_ACCOUNT = -1  # account id of the insurance fund in events
 NEVER = 1 << 62  # bound on any single cash amount in a command
 INSTRUMENT_PARAMS = ("min_notional_cash", "price_band_ppm", "market_band_ppm", "max_open_orders", "maker_fee_ppm",
                      "taker_fee_ppm", "liquidation_fee_ppm", "funding_cap_e8", "max_qty_lots", "market_max_qty_lots")
@@ -57,6 +58,7 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         self.accounts: dict[int, Account] = {}
         self.breach_index = BreachIndex(symbols)
         self.margin_checks = margin_checks
+        self.fund = Account(FUND_ACCOUNT, symbols)  # the insurance fund: its cash and the positions it took over
         self.insurance_fund = insurance_fund_cash
         self.insurance_seed = insurance_fund_cash
         self.fees_collected = 0
@@ -81,6 +83,15 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
             IndexPrice: self._index_price, Heartbeat: self._heartbeat, SetTradingHalted: self._set_halted,
             SetInstrumentParam: self._set_instrument_param,
         }
+
+    @property
+    def insurance_fund(self) -> int:
+        """The insurance fund's cash balance."""
+        return self.fund.cross_wallet
+
+    @insurance_fund.setter
+    def insurance_fund(self, value: int) -> None:
+        self.fund.cross_wallet = value
 
     def apply(self, envelope: Envelope) -> list:
         """Apply one sequenced command; returns the events it caused, in order."""
@@ -297,8 +308,11 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
                     assert pos.isolated_wallet == 0
                 n = sum(1 for o in acct.orders.values() if o.symbol == pos.symbol)
                 assert pos.open_orders == n, f"account {acct.id} {pos.symbol}: {pos.open_orders} != {n} open orders"
+        for pos in self.fund.positions.values():
+            cost += pos.cost
+            assert pos.size or pos.cost == 0, f"flat fund position in {pos.symbol} keeps cost {pos.cost}"
         for symbol, holders in self.holders.items():
-            total = sum(a.positions[symbol].size for a in self.accounts.values() if symbol in a.positions)
+            total = sum(a.positions[symbol].size for a in self.accounts.values()) + self.fund.positions[symbol].size
             assert total == 0, f"positions in {symbol} net to {total}, not 0"
             assert all(p.size for p in holders.values())
         money_in = self.deposits - self.withdrawals + self.insurance_seed

@@ -188,6 +188,15 @@ class Deleveraged(NamedTuple):
     counterparty: int
 
 
+class TakenOverByFund(NamedTuple):
+    """What the book could not take of a liquidation, taken by the insurance fund at the bankruptcy price."""
+
+    account: int
+    symbol: str
+    qty_lots: int
+    price_ticks: int
+
+
 class TradingHalted(NamedTuple):
     halted: bool
 

@@ -22,7 +22,7 @@ from .book import Order
 from .commands import BUY, CROSS, IOC, SELL
 from .events import (
     Deleveraged, InsuranceFundChanged, IsolatedMarginChanged, LiquidationOrderPlaced, LiquidationTriggered,
-    PublicLiquidation,
+    PublicLiquidation, TakenOverByFund,
 )
 from .margin import bankruptcy_price, maint_margin_ppm, solve_price
 from .money import PPM, ceil_div
@@ -298,7 +298,9 @@ class Liquidation(_Base):
         events.append(LiquidationOrderPlaced(acct.id, symbol, order.oid, side, qty, limit, bp_ticks, partial))
         self._execute(order, acct, pos, inst, self.books[symbol], limit, 0, events, fee_ppm=0)
         if not partial and order.qty:
-            self._deleverage(acct, pos, order.qty, side, bp_ticks, ctx, events)
+            rest = order.qty - self._fund_takeover(acct, pos, order.qty, side, bp_ticks, ctx, events)
+            if rest:
+                self._deleverage(acct, pos, rest, side, bp_ticks, ctx, events)
         self.liquidation = None
         avg = round(Fraction(ctx.filled_value, ctx.filled * k)) if ctx.filled else 0
         events.append(PublicLiquidation(symbol, side, qty, bp_ticks, ctx.filled, avg,
@@ -342,6 +344,65 @@ class Liquidation(_Base):
     def _insurance(self, symbol: str, delta: int, reason: str, account: int, events: list) -> None:
         self.insurance_fund += delta
         events.append(InsuranceFundChanged(symbol, delta, self.insurance_fund, reason, account))
+
+    # -- the insurance fund's own positions ---------------------------------------------------
+    def _fund_equity(self, exclude: Position | None = None) -> int:
+        """The fund's cash + the UPNL at mark of its positions (but `exclude`)."""
+        return self.fund.cross_wallet + sum(self._upnl(p) for p in self.fund.positions.values()
+                                            if p.size and p is not exclude)
+
+    def _fund_takeover(self, acct: Account, pos: Position, qty: int, side: int, bp_ticks: int,
+                       ctx: LiquidationContext, events: list) -> int:
+        """Take what the book could not at the bankruptcy price onto the fund's books, if the fund can
+        carry it: its equity afterwards must cover a move of one market band against all it holds.
+        Returns the qty taken (all or nothing)."""
+        symbol = pos.symbol
+        inst = self.instruments[symbol]
+        k = inst.cash_per_tick_lot
+        fpos = self.fund.positions[symbol]
+        mark = self.markets[symbol].mark
+        size, cost = fpos.size - side * qty, fpos.cost - side * qty * bp_ticks * k
+        equity = self._fund_equity(fpos) + size * mark * k - cost
+        exposure = abs(size) * mark * k + sum(self._notional(p) for p in self.fund.positions.values()
+                                              if p.size and p is not fpos)
+        if equity * PPM < exposure * inst.market_band_ppm:
+            return 0
+        value = ctx.take(qty)
+        self._fill_position(acct, pos, side, qty, bp_ticks, k, 0, events, close_value=value)
+        self._fill_position(self.fund, fpos, -side, qty, bp_ticks, k, 0, events)
+        trade_value = qty * bp_ticks * k
+        rounding = trade_value - value if side == SELL else value - trade_value
+        if rounding:
+            self._insurance(symbol, rounding, "TAKEOVER_ROUNDING", acct.id, events)
+        events.append(TakenOverByFund(acct.id, symbol, qty, bp_ticks))
+        return qty
+
+    def _fund_unwind(self, symbol: str, events: list) -> None:
+        """On each mark tick, the fund closes what it holds into the book within the market band; if its
+        equity is gone, what it holds is deleveraged at its bankruptcy price."""
+        inst = self.instruments[symbol]
+        k = inst.cash_per_tick_lot
+        fpos = self.fund.positions[symbol]
+        qty = abs(fpos.size)
+        side = SELL if fpos.size > 0 else BUY
+        mark = self.markets[symbol].mark
+        if self._fund_equity() <= 0:
+            other = self._fund_equity(fpos)
+            bp = bankruptcy_price(fpos.size, fpos.cost, other, k)
+            bp_ticks = mark if bp is None else (-((-bp[0]) // bp[1]) if side == SELL else bp[0] // bp[1])
+            value = fpos.cost - other if side == SELL else other - fpos.cost
+            self._deleverage(self.fund, fpos, qty, side, bp_ticks, LiquidationContext(False, value, qty, symbol),
+                             events)
+            return
+        band = inst.market_band_ppm
+        limit = ceil_div(mark * (PPM - band), PPM) if side == SELL else mark * (PPM + band) // PPM
+        book = self.books[symbol]
+        if not book.crosses(side, limit):
+            return
+        order = Order(self.next_order_id, self.fund.id, side, limit, qty, self.next_order_id, symbol, tif=IOC,
+                      origin="fund")
+        self.next_order_id += 1
+        self._execute(order, self.fund, fpos, inst, book, limit, 0, events, fee_ppm=0)
 
     # -- auto-deleveraging ---------------------------------------------------------------------
     def _deleverage(self, acct: Account, pos: Position, qty: int, side: int, bp_ticks: int,

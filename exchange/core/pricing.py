@@ -47,6 +47,8 @@ class Pricing(_Base):
         self._fire_triggers(cmd.symbol, "MARK_PRICE", events)
         self._after_trades(cmd.symbol, events)
         self._check_liquidations(cmd.symbol, events)
+        if self.fund.positions[cmd.symbol].size:
+            self._fund_unwind(cmd.symbol, events)
 
     def _sample_basis(self, inst: Instrument, m: Market) -> None:
         """One (mid - index) sample per second, the last `mark_basis_samples` kept (in half-ticks)."""

@@ -83,6 +83,8 @@ class Risk(_Base):
         return (pos.size != 0 and mb * PPM <= mm), mb, mm
 
     def _position_changed(self, acct: Account, pos: Position, size_before: int) -> None:
+        if acct is self.fund:  # the fund is neither a holder for ADL and funding nor in the breach index
+            return
         holders = self.holders[pos.symbol]
         if pos.size:
             holders[acct.id] = pos

@@ -67,6 +67,7 @@ class Snapshots(_Base):
             "orders": [list(o.state()) for a in self.accounts.values() for o in a.orders.values()],
             "books": [book_state(self.books[s]) for s in self.instruments],
             "holders": [list(h) for h in self.holders.values()],
+            "fund_positions": [list(p.state()) for p in self.fund.positions.values()],
             "breach_index": [[list(k), list(v)] for k, v in self.breach_index.state()],
         }
 
@@ -101,6 +102,9 @@ class Snapshots(_Base):
                 for _, oids in levels:
                     for oid in oids:
                         book.add(by_id[oid])
+        for ps in snap["fund_positions"]:
+            pos = Position.from_state(ex.fund.id, tuple(ps))
+            ex.fund.positions[pos.symbol] = pos
         for symbol, accounts in zip(ex.instruments, snap["holders"]):
             ex.holders[symbol] = {a: ex.accounts[a].positions[symbol] for a in accounts}
         for (account, symbol, iso), (is_long, threshold) in snap["breach_index"]:

@@ -11,7 +11,7 @@ from .commands import (
     AmendOrder, CancelAll, CancelOrder, PlaceOrder,
 )
 from .errors import Reject, Rejection
-from .events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
+from .events import InsuranceFundChanged, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
 from .instruments import Instrument
 from .margin import bankruptcy_price, closing_cost, initial_margin
 from .money import PPM, ceil_div
@@ -266,7 +266,7 @@ class Trading(_Base):
             if not maker.qty:
                 self._untrack_order(macct, mpos, maker)
             self._fill_position(macct, mpos, -side, qty, price, k, maker_fee, events)
-            if liquidation:
+            if taker.origin == "liquidation":
                 self._liquidation_fill(taker, acct, pos, qty, price, k, taker_fee, events)
             else:
                 self._fill_position(acct, pos, side, qty, price, k, taker_fee, events)
@@ -303,6 +303,8 @@ class Trading(_Base):
             wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee,
                                            close_value is None)
         events.append(_new(PositionChanged, (acct.id, pos.symbol, pos.size, pos.cost, realized, wallet)))
+        if realized and acct is self.fund:
+            events.append(InsuranceFundChanged(pos.symbol, realized, wallet, "FUND_POSITION_PNL", acct.id))
         self._position_changed(acct, pos, size)
         return realized
 

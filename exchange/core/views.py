@@ -210,5 +210,7 @@ def funding_view(ex: Exchange, symbol: str) -> dict[str, Any]:
 
 
 def insurance_view(ex: Exchange) -> dict[str, Any]:
+    positions = [{"symbol": p.symbol, "size_lots": p.size, "cost_cash": p.cost}
+                 for p in ex.fund.positions.values() if p.size]
     return {"balance_cash": ex.insurance_fund, "seed_cash": ex.insurance_seed,
-            "fees_collected_cash": ex.fees_collected}
+            "fees_collected_cash": ex.fees_collected, "positions": positions}

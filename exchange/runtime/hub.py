@@ -168,7 +168,8 @@ class Hub:
                 self._margin_calls(symbol, ts_ns)
 
     def _closed_if_filled(self, account: int, oid: int) -> None:
-        if oid not in self.ex.accounts[account].orders:
+        acct = self.ex.accounts.get(account)  # None for the insurance fund's own orders
+        if acct is not None and oid not in acct.orders:
             self._closed(oid, account, "FILLED")
 
     def _closed(self, oid: int, account: int, status: str) -> None:

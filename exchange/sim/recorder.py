@@ -14,6 +14,7 @@ from ..core.events import (
     MarkPriceUpdated,
     PositionChanged,
     PublicLiquidation,
+    TakenOverByFund,
 )
 
 EVENTS_NAME = "events.msgpack"  # one msgpack array per event: [ts_ns, event name, fields]
@@ -37,6 +38,8 @@ class Recorder:
         self.insurance: list[tuple[int, int]] = [(0, exchange.insurance_fund)]
         self.adl_count = 0
         self.adl_lots = 0
+        self.takeover_count = 0
+        self.takeover_lots = 0
 
     def record(self, ts: int, events: list) -> None:
         self.events += len(events)
@@ -64,6 +67,9 @@ class Recorder:
             elif cls is Deleveraged:
                 self.adl_count += 1
                 self.adl_lots += ev.qty_lots
+            elif cls is TakenOverByFund:
+                self.takeover_count += 1
+                self.takeover_lots += ev.qty_lots
 
     def close(self) -> None:
         if self._fh is not None:

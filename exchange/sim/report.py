@@ -120,6 +120,7 @@ def summarize(sim: Simulation, journal_hash: str = "") -> dict[str, Any]:
         "insurance_fund": {"start_usdt": usdt(fund[0]), "end_usdt": usdt(fund[-1]), "min_usdt": usdt(min(fund)),
                            "path": [[t / NS, usdt(b)] for t, b in _downsample(rec.insurance)]},
         "adl": {"count": rec.adl_count // 2, "lots": rec.adl_lots // 2},
+        "fund_takeovers": {"count": rec.takeover_count, "lots": rec.takeover_lots},
         "price": {"symbol": symbol, "index_start": round(prices[0][1] * tick, 8) if prices else None,
                   "mark_end": round(marks[-1] * tick, 8) if marks else None,
                   "mark_min": round(min(marks) * tick, 8) if marks else None,
@@ -240,6 +241,7 @@ def headline(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("cascade waves (largest)", f"{len(waves)} ({max((w['liquidations'] for w in waves), default=0)} liquidations)"),
         ("insurance fund start -> end (min)",
          f"{fund['start_usdt']:,.0f} -> {fund['end_usdt']:,.0f} ({fund['min_usdt']:,.0f}) USDT"),
+        ("taken over by the insurance fund", str(summary["fund_takeovers"]["count"])),
         ("ADL events", str(summary["adl"]["count"])),
         ("mark max drawdown", f"{summary['price']['mark_max_drawdown'] * 100:.2f} %"),
     ]

@@ -16,6 +16,7 @@ from exchange.core.events import (
     LiquidationOrderPlaced,
     LiquidationTriggered,
     PublicLiquidation,
+    TakenOverByFund,
 )
 
 FUND = 1_000_000
@@ -112,15 +113,48 @@ def test_cross_equity_delays_liquidation_compared_with_isolated():
     # margin balance 2,000 - 2,170 + 200 = 30 <= MM 31.32 + 3.2 = 34.52
     assert of(events, "LiquidationTriggered") == [LiquidationTriggered(2, "", "CROSS", 30 * USDT, 34_520_000)]
     # the losing position first, at the bankruptcy price of the account: (10,000 - 2,200) / 10 = 780;
-    # then ALT, still breached (margin balance 0), bankrupt at 80. No liquidity: both deleveraged.
+    # then ALT, still breached (margin balance 0), bankrupt at 80. No liquidity: the fund, large enough
+    # to carry both, takes them over at their bankruptcy prices (no one is deleveraged).
     pubs = of(events, "PublicLiquidation")
     assert pubs == [PublicLiquidation("TST", SELL, 10, 780, 0, 0, "CROSS"),
                     PublicLiquidation("ALT", BUY, 10, 80, 0, 0, "CROSS")]
-    assert [(e.account, e.symbol, e.qty_lots, e.price_ticks, e.counterparty) for e in of(events, "Deleveraged")] == [
-        (2, "TST", 10, 780, 9), (9, "TST", 10, 780, 2), (2, "ALT", 10, 80, 9), (9, "ALT", 10, 80, 2)]
+    assert of(events, "TakenOverByFund") == [TakenOverByFund(2, "TST", 10, 780), TakenOverByFund(2, "ALT", 10, 80)]
+    assert of(events, "Deleveraged") == []
     acct = ex.accounts[2]
     assert acct.cross_wallet == 0 and not any(p.size for p in acct.positions.values())
     assert ex.insurance_fund == FUND * USDT
+    fund = ex.fund.positions  # with account 1's isolated long, taken over at 900 at the first tick
+    assert (fund["TST"].size, fund["TST"].cost) == (20, (9_000 + 7_800) * USDT)
+    assert (fund["ALT"].size, fund["ALT"].cost) == (-10, -800 * USDT)
+
+
+def test_the_fund_unwinds_what_it_took_over_into_the_book_within_the_band():
+    """The book is empty when account 1 (isolated long 10, bankrupt at 900) is liquidated: the fund takes
+    the long at 900. At the next tick bids are back: it sells within the 5% band and books the PnL."""
+    d = scenario()
+    ex = d.ex
+    events = d.index("TST", 903)
+    assert of(events, "TakenOverByFund") == [TakenOverByFund(1, "TST", 10, 900)]
+    assert ex.accounts[1].positions["TST"].isolated_wallet == 0 and ex.fund.positions["TST"].size == 10
+    d.limit(8, "TST", BUY, 6, 905)
+    d.limit(8, "TST", BUY, 10, 850)  # below 910 x 0.95 = 864.5: out of the band
+    events = d.index("TST", 910)
+    assert [(t.price_ticks, t.qty_lots, t.taker_account, t.maker_account) for t in of(events, "Trade")] == [
+        (905, 6, -1, 8)]
+    assert fund_moves(events) == [("FUND_POSITION_PNL", 30 * USDT)]  # 6 x (905 - 900)
+    assert ex.fund.positions["TST"].size == 4 and ex.insurance_fund == (FUND + 30) * USDT
+    d.limit(8, "TST", BUY, 4, 870)
+    d.index("TST", 910)
+    assert ex.fund.positions["TST"].size == 0 and ex.insurance_fund == (FUND + 30 - 120) * USDT
+
+
+def test_a_fund_too_small_to_carry_the_position_deleverages_instead():
+    """The fund must cover a band-sized move (5%) of what it would hold: 10 x 903 x 5% = 451.5 > 400."""
+    d = scenario(insurance=400)
+    events = d.index("TST", 903)
+    assert of(events, "TakenOverByFund") == []
+    assert [(e.account, e.qty_lots, e.price_ticks, e.counterparty) for e in of(events, "Deleveraged")] == [
+        (1, 10, 900, 9), (9, 10, 900, 1)]
 
 
 def test_deficit_when_the_mark_gaps_past_bankruptcy_is_paid_by_the_fund():
