@@ -9,14 +9,13 @@ liquidations] -> re-index the risk of every account whose state changed.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, get_type_hints
 
 from .accounts import Account, Position
 from .book import Book, Order
 from .commands import (
-    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
+    COMMAND_TYPES, LIMIT, MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
     Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
     SetMarginMode, SetTradingHalted, Withdraw,
 )
@@ -41,6 +40,22 @@ FUND_ACCOUNT = -1  # account id of the insurance fund in events
 NEVER = 1 << 62  # bound on any single cash amount in a command
 INSTRUMENT_PARAMS = ("min_notional_cash", "price_band_ppm", "market_band_ppm", "max_open_orders", "maker_fee_ppm",
                      "taker_fee_ppm", "liquidation_fee_ppm", "funding_cap_e8", "max_qty_lots", "market_max_qty_lots")
+
+
+# Fields used as keys (or as flags) are type-checked for every command before its handler runs; the
+# handlers check their value fields themselves, with specific codes. Orders and cancels check all.
+KEY_FIELDS = ("account", "symbol", "order_id", "halted")
+FIELD_TYPES = {cls: tuple((i, name, t) for i, (name, t) in enumerate(get_type_hints(cls).items()) if name in KEY_FIELDS)
+               for cls in COMMAND_TYPES}
+SELF_CHECKED = (PlaceOrder, CancelOrder)
+
+
+def _wrong_field(command: Any) -> str | None:
+    """Why a command's key fields do not have their declared types (bool is not an int here), or None."""
+    for i, name, expected in FIELD_TYPES[type(command)]:
+        if type(command[i]) is not expected:
+            return f"{type(command).__name__}.{name} must be {expected.__name__}, not {type(command[i]).__name__}"
+    return None
 
 
 class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
@@ -108,7 +123,12 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
             events.append(CommandRejected(-1, type(command).__name__, Reject.INVALID_COMMAND.value,
                                           f"unknown command {type(command).__name__}"))
         else:
-            handler(command, events)
+            wrong = None if type(command) in SELF_CHECKED else _wrong_field(command)
+            if wrong is None:
+                handler(command, events)
+            else:
+                account = command[0] if type(command[0]) is int else -1
+                events.append(CommandRejected(account, type(command).__name__, Reject.INVALID_PARAMETER.value, wrong))
         return events
 
     def _after_trades(self, symbol: str, events: list) -> None:

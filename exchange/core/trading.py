@@ -75,6 +75,9 @@ class Trading(_Base):
                                 f"[{inst.min_price_ticks}, {inst.max_price_ticks}]")
             if cmd.working_type not in WORKING_TYPES:
                 raise Rejection(Reject.INVALID_TRIGGER, f"working type {cmd.working_type!r} is not one of {WORKING_TYPES}")
+        if type(cmd.reduce_only) is not bool or type(cmd.client_order_id) is not str:
+            raise Rejection(Reject.INVALID_PARAMETER, f"reduce_only must be a bool and client_order_id a str, "
+                            f"not {cmd.reduce_only!r} and {cmd.client_order_id!r}")
         pos = acct.positions[cmd.symbol]
         if pos.open_orders >= inst.max_open_orders:
             raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {cmd.symbol}: the limit is {inst.max_open_orders}")
@@ -354,8 +357,8 @@ class Trading(_Base):
         self._forget_order(order, reason, events)
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
-        acct = self.accounts.get(cmd.account)
-        order = acct.orders.get(cmd.order_id) if acct else None
+        acct = self.accounts.get(cmd.account) if type(cmd.account) is int else None
+        order = acct.orders.get(cmd.order_id) if acct and type(cmd.order_id) is int else None
         if order is None or order.symbol != cmd.symbol:
             events.append(OrderRejected(cmd.account, cmd.symbol, "", Reject.UNKNOWN_ORDER.value,
                                         f"no open order {cmd.order_id!r} of account {cmd.account} on {cmd.symbol}"))
