@@ -346,7 +346,7 @@ class Liquidation(_Base):
         events.append(InsuranceFundChanged(symbol, delta, self.insurance_fund, reason, account))
 
     # -- the insurance fund's own positions ---------------------------------------------------
-    def _fund_equity(self, exclude: Position | None = None) -> int:
+    def fund_equity(self, exclude: Position | None = None) -> int:
         """The fund's cash + the UPNL at mark of its positions (but `exclude`)."""
         return self.fund.cross_wallet + sum(self._upnl(p) for p in self.fund.positions.values()
                                             if p.size and p is not exclude)
@@ -362,7 +362,7 @@ class Liquidation(_Base):
         fpos = self.fund.positions[symbol]
         mark = self.markets[symbol].mark
         size, cost = fpos.size - side * qty, fpos.cost - side * qty * bp_ticks * k
-        equity = self._fund_equity(fpos) + size * mark * k - cost
+        equity = self.fund_equity(fpos) + size * mark * k - cost
         exposure = abs(size) * mark * k + sum(self._notional(p) for p in self.fund.positions.values()
                                               if p.size and p is not fpos)
         if equity * PPM < exposure * inst.market_band_ppm:
@@ -386,8 +386,8 @@ class Liquidation(_Base):
         qty = abs(fpos.size)
         side = SELL if fpos.size > 0 else BUY
         mark = self.markets[symbol].mark
-        if self._fund_equity() <= 0:
-            other = self._fund_equity(fpos)
+        if self.fund_equity() <= 0:
+            other = self.fund_equity(fpos)
             bp = bankruptcy_price(fpos.size, fpos.cost, other, k)
             bp_ticks = mark if bp is None else (-((-bp[0]) // bp[1]) if side == SELL else bp[0] // bp[1])
             value = fpos.cost - other if side == SELL else other - fpos.cost

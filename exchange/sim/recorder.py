@@ -35,7 +35,7 @@ class Recorder:
         self.sizes: dict[tuple[int, str], int] = {}
         self.triggers: list[tuple[int, int, str, str]] = []  # (ts, account, symbol, mode)
         self.liquidations: list[tuple[int, str, int, int, int, int, str]] = []  # ts, sym, side, qty, bp, filled, mode
-        self.insurance: list[tuple[int, int]] = [(0, exchange.insurance_fund)]
+        self.insurance: list[tuple[int, int]] = [(0, exchange.insurance_fund)]  # fund equity: cash + its positions' UPNL
         self.adl_count = 0
         self.adl_lots = 0
         self.takeover_count = 0
@@ -47,10 +47,12 @@ class Recorder:
             write, pack = self._fh.write, self._pack
             for ev in events:
                 write(pack([ts, type(ev).__name__, list(ev)]))
+        fund_moved = False
         for ev in events:
             cls = type(ev)
             if cls is MarkPriceUpdated:
                 self.prices[ev.symbol].append((ts, ev.index_ticks, ev.mark_ticks, ev.last_ticks))
+                fund_moved = fund_moved or bool(self.ex.fund.positions[ev.symbol].size)
                 self.open_interest[ev.symbol].append((ts, self.oi[ev.symbol]))
             elif cls is PositionChanged:
                 key = (ev.account, ev.symbol)
@@ -63,13 +65,16 @@ class Recorder:
                 self.liquidations.append((ts, ev.symbol, ev.side, ev.qty_lots, ev.bankruptcy_price_ticks,
                                           ev.filled_lots, ev.mode))
             elif cls is InsuranceFundChanged:
-                self.insurance.append((ts, ev.balance_cash))
+                fund_moved = True
             elif cls is Deleveraged:
                 self.adl_count += 1
                 self.adl_lots += ev.qty_lots
             elif cls is TakenOverByFund:
                 self.takeover_count += 1
                 self.takeover_lots += ev.qty_lots
+                fund_moved = True
+        if fund_moved:
+            self.insurance.append((ts, self.ex.fund_equity()))
 
     def close(self) -> None:
         if self._fh is not None:
