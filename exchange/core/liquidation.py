@@ -403,6 +403,7 @@ class Liquidation(_Base):
                       origin="fund")
         self.next_order_id += 1
         self._execute(order, self.fund, fpos, inst, book, limit, 0, events, fee_ppm=0)
+        self._after_trades(symbol, events)
 
     # -- auto-deleveraging ---------------------------------------------------------------------
     def _deleverage(self, acct: Account, pos: Position, qty: int, side: int, bp_ticks: int,
