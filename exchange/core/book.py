@@ -21,13 +21,13 @@ class Order:
     __slots__ = (
         "oid", "account", "symbol", "side", "price", "qty", "orig_qty", "filled", "order_type", "tif",
         "reduce_only", "stp", "client_order_id", "priority", "reserve", "stop_price", "working_type",
-        "isolated", "origin",
+        "origin",
     )
 
     def __init__(self, oid: int, account: int, side: int, price: int, qty: int, priority: int = 0,
                  symbol: str = "", order_type: str = "LIMIT", tif: str = "GTC", reduce_only: bool = False,
                  stp: str = STP_NONE, client_order_id: str = "", stop_price: int = 0, working_type: str = "",
-                 isolated: bool = False, origin: str = "user") -> None:
+                 origin: str = "user") -> None:
         self.oid = oid
         self.account = account
         self.symbol = symbol
@@ -45,13 +45,12 @@ class Order:
         self.reserve = 0  # cash held against this order's initial margin
         self.stop_price = stop_price
         self.working_type = working_type
-        self.isolated = isolated
         self.origin = origin  # user, liquidation
 
     def state(self) -> tuple:
         return (self.oid, self.account, self.symbol, self.side, self.price, self.qty, self.orig_qty,
                 self.filled, self.order_type, self.tif, self.reduce_only, self.stp, self.client_order_id,
-                self.priority, self.reserve, self.stop_price, self.working_type, self.isolated, self.origin)
+                self.priority, self.reserve, self.stop_price, self.working_type, self.origin)
 
     @classmethod
     def from_state(cls, s: tuple) -> Order:

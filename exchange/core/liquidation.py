@@ -92,15 +92,14 @@ def _threshold(price: tuple[int, int] | None, is_long: bool) -> int:
 class LiquidationContext:
     """Settlement state of one liquidation order: the bankruptcy value still to be credited."""
 
-    __slots__ = ("partial", "value_left", "qty_left", "filled", "filled_value", "symbol")
+    __slots__ = ("partial", "value_left", "qty_left", "filled", "filled_value")
 
-    def __init__(self, partial: bool, value: int, qty: int, symbol: str) -> None:
+    def __init__(self, partial: bool, value: int, qty: int) -> None:
         self.partial = partial
         self.value_left = value
         self.qty_left = qty
         self.filled = 0
         self.filled_value = 0
-        self.symbol = symbol
 
     def take(self, qty: int) -> int:
         value = self.value_left if qty == self.qty_left else self.value_left * qty // self.qty_left
@@ -291,10 +290,10 @@ class Liquidation(_Base):
         else:
             limit = max(bp_ticks, min(bp_ticks + reach, mark * (PPM + band) // PPM))
         value = 0 if partial else (pos.cost - other if side == SELL else other - pos.cost)
-        ctx = self.liquidation = LiquidationContext(partial, value, qty, symbol)
-        order = Order(self.next_order_id, acct.id, side, limit, qty, self.next_order_id)
+        ctx = self.liquidation = LiquidationContext(partial, value, qty)
+        order = Order(self.next_order_id, acct.id, side, limit, qty, self.next_order_id, symbol, tif=IOC,
+                      origin="liquidation")
         self.next_order_id += 1
-        order.symbol, order.tif, order.origin, order.isolated = symbol, IOC, "liquidation", pos.isolated
         events.append(LiquidationOrderPlaced(acct.id, symbol, order.oid, side, qty, limit, bp_ticks, partial))
         self._execute(order, acct, pos, inst, self.books[symbol], limit, 0, events, fee_ppm=0)
         if not partial and order.qty:
@@ -391,7 +390,7 @@ class Liquidation(_Base):
             bp = bankruptcy_price(fpos.size, fpos.cost, other, k)
             bp_ticks = mark if bp is None else (-((-bp[0]) // bp[1]) if side == SELL else bp[0] // bp[1])
             value = fpos.cost - other if side == SELL else other - fpos.cost
-            self._deleverage(self.fund, fpos, qty, side, bp_ticks, LiquidationContext(False, value, qty, symbol),
+            self._deleverage(self.fund, fpos, qty, side, bp_ticks, LiquidationContext(False, value, qty),
                              events)
             return
         band = inst.market_band_ppm

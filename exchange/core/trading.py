@@ -195,7 +195,7 @@ class Trading(_Base):
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
             return
-        order = self._new_order(cmd, pos, oid)
+        order = self._new_order(cmd, oid)
         events.append(_new(OrderAccepted, (cmd.account, cmd.symbol, order.oid, side, kind, order.price, order.qty,
                                            order.tif, cmd.reduce_only, cmd.stop_price_ticks, cmd.client_order_id)))
         if conditional:
@@ -205,13 +205,13 @@ class Trading(_Base):
         if self.trigger_orders or self.trim_pending:
             self._after_trades(inst.symbol, events)
 
-    def _new_order(self, cmd: PlaceOrder, pos: Position, oid: int = 0) -> Order:
+    def _new_order(self, cmd: PlaceOrder, oid: int = 0) -> Order:
         priority = self.next_order_id
         self.next_order_id = priority + 1
         market = cmd.order_type == MARKET
         return Order(oid or priority, cmd.account, cmd.side, 0 if market else cmd.price_ticks, cmd.qty_lots, priority,
                      cmd.symbol, cmd.order_type, IOC if market else cmd.tif, cmd.reduce_only, cmd.stp,
-                     cmd.client_order_id, cmd.stop_price_ticks, cmd.working_type, pos.mode != "CROSS")
+                     cmd.client_order_id, cmd.stop_price_ticks, cmd.working_type)
 
     def _execute(self, order: Order, acct: Account, pos: Position, inst: Instrument, book: Book, limit: int,
                  cost: int, events: list, fee_ppm: int | None = None) -> list:
