@@ -141,7 +141,10 @@ def _instrument(symbol: str, cfg: dict[str, Any]) -> Instrument:
         raise ValueError("tick_size x lot_step must be a whole number of cash units")
 
     def lots(key: str, default: str | None = None) -> int:
-        return to_units(cfg.get(key, default), lot, key)
+        value = cfg.get(key, default)
+        if value is None:
+            raise ValueError(f"missing {key!r}")
+        return to_units(value, lot, key)
 
     def ticks(key: str, default: str) -> int:
         return to_units(cfg.get(key, default), tick, key)

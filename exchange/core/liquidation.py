@@ -27,10 +27,8 @@ from .events import (
 from .margin import bankruptcy_price, maint_margin_ppm, solve_price
 from .money import PPM, ceil_div
 
-if TYPE_CHECKING:
-    from .engine import Exchange
-
-    _Base = Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 else:
     _Base = object
 
@@ -110,6 +108,9 @@ class LiquidationContext:
 
 class Liquidation(_Base):
     """Mixin of Exchange."""
+
+    dirty: dict[int, None]
+    liquidation: LiquidationContext | None
 
     # -- indexing ------------------------------------------------------------------------------
     def breach_entries(self) -> dict[tuple[int, str, int], tuple[bool, int]]:
@@ -311,6 +312,7 @@ class Liquidation(_Base):
                           fee: int, events: list) -> None:
         """Settle one fill of a liquidation order (called from the common fill path)."""
         ctx = self.liquidation
+        assert ctx is not None, "a liquidation fill outside a liquidation order"
         ctx.filled += qty
         ctx.filled_value += qty * price * k
         inst = self.instruments[pos.symbol]

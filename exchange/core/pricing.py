@@ -11,10 +11,8 @@ from .instruments import NS_PER_HOUR, NS_PER_SECOND, Instrument
 from .market import Market
 from .money import E8, round_half_up_div
 
-if TYPE_CHECKING:
-    from .engine import Exchange
-
-    _Base = Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 else:
     _Base = object
 
@@ -27,6 +25,8 @@ def median3(a: int, b: int, c: int) -> int:
 
 class Pricing(_Base):
     """Mixin of Exchange: mark price (median of three, index, or last) and funding."""
+
+    next_timer_ts: int
 
     def _index_price(self, cmd: IndexPrice, events: list) -> None:
         inst = self.instruments.get(cmd.symbol)

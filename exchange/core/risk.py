@@ -11,10 +11,8 @@ from .events import InsuranceFundChanged
 from .margin import initial_margin, maint_margin_ppm, notional
 from .money import PPM
 
-if TYPE_CHECKING:
-    from .engine import Exchange
-
-    _Base = Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 else:
     _Base = object
 

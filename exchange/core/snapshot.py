@@ -11,10 +11,10 @@ from .book import Book, Order
 from .instruments import Bracket, Instrument
 from .market import Market
 
-if TYPE_CHECKING:
-    from .engine import Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 
-    _Base = Exchange
+    from .engine import Exchange
 else:
     _Base = object
 

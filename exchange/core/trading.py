@@ -16,10 +16,8 @@ from .instruments import Instrument
 from .margin import bankruptcy_price, closing_cost, initial_margin
 from .money import PPM, ceil_div
 
-if TYPE_CHECKING:
-    from .engine import Exchange
-
-    _Base = Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 else:
     _Base = object
 
@@ -34,6 +32,10 @@ def _is_int(v: object) -> bool:
 
 class Trading(_Base):
     """Mixin of Exchange: the order path."""
+
+    next_order_id: int
+    next_trade_id: int
+    trim_pending: dict[tuple[int, str], None]
 
     # -- validation (pure) ---------------------------------------------------------------------
     def _validate_order(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:

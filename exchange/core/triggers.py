@@ -16,10 +16,8 @@ from .commands import BUY, MARK_PRICE, MARKET, STOP, STOP_MARKET, PlaceOrder
 from .errors import Reject, Rejection
 from .events import OrderCancelled, OrderRejected, OrderTriggered
 
-if TYPE_CHECKING:
-    from .engine import Exchange
-
-    _Base = Exchange
+if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
+    from typing import Any as _Base
 else:
     _Base = object
 
