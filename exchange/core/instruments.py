@@ -53,6 +53,7 @@ class Instrument:
     mark_method: str = "median"
     mark_basis_samples: int = 30
     impact_margin_cash: int = 200 * CASH_SCALE
+    fund_unwind_ppm: int = 250_000  # share of a taken-over position the fund offers per mark tick
     bracket_floors: tuple[int, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -175,6 +176,7 @@ def _instrument(symbol: str, cfg: dict[str, Any]) -> Instrument:
         funding_cap_e8=e8_from_str(cfg.get("funding_cap", "0.003")),
         mark_method=_mark_method(cfg.get("mark_method", "median")),
         mark_basis_samples=int(cfg.get("mark_basis_samples", 30)),
+        fund_unwind_ppm=ppm_from_str(cfg.get("fund_unwind_share", "0.25")),
     )
 
 

@@ -379,8 +379,8 @@ class Liquidation(_Base):
         return qty
 
     def _fund_unwind(self, symbol: str, events: list) -> None:
-        """On each mark tick, the fund closes what it holds into the book within the market band; if its
-        equity is gone, what it holds is deleveraged at its bankruptcy price."""
+        """On each mark tick, the fund offers a share (`fund_unwind_ppm`) of what it holds to the book within
+        the market band; if its equity is gone, what it holds is deleveraged at its bankruptcy price."""
         inst = self.instruments[symbol]
         k = inst.cash_per_tick_lot
         fpos = self.fund.positions[symbol]
@@ -400,7 +400,8 @@ class Liquidation(_Base):
         book = self.books[symbol]
         if not book.crosses(side, limit):
             return
-        order = Order(self.next_order_id, self.fund.id, side, limit, qty, self.next_order_id, symbol, tif=IOC,
+        offer = min(qty, max(1, ceil_div(qty * inst.fund_unwind_ppm, PPM)))
+        order = Order(self.next_order_id, self.fund.id, side, limit, offer, self.next_order_id, symbol, tif=IOC,
                       origin="fund")
         self.next_order_id += 1
         self._execute(order, self.fund, fpos, inst, book, limit, 0, events, fee_ppm=0)

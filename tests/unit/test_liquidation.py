@@ -130,8 +130,8 @@ def test_cross_equity_delays_liquidation_compared_with_isolated():
 
 def test_the_fund_unwinds_what_it_took_over_into_the_book_within_the_band():
     """The book is empty when account 1 (isolated long 10, bankrupt at 900) is liquidated: the fund takes
-    the long at 900. At the next tick bids are back: it sells within the 5% band and books the PnL."""
-    d = scenario()
+    the long at 900. At the next ticks bids are back: it sells within the 5% band and books the PnL."""
+    d = scenario(fund_unwind_share="1")
     ex = d.ex
     events = d.index("TST", 903)
     assert of(events, "TakenOverByFund") == [TakenOverByFund(1, "TST", 10, 900)]
@@ -375,3 +375,15 @@ def test_a_crashed_long_is_liquidated_before_the_winning_short_beside_it():
     acct = d.ex.accounts[1]
     assert acct.cross_wallet == 0 and not any(p.size for p in acct.positions.values())
     assert d.ex.insurance_fund == 0
+
+
+def test_the_fund_offers_a_quarter_of_its_position_per_tick_by_default():
+    d = scenario()
+    ex = d.ex
+    assert of(d.index("TST", 903), "TakenOverByFund") == [TakenOverByFund(1, "TST", 10, 900)]
+    d.limit(8, "TST", BUY, 100, 905)
+    sold = []
+    for _ in range(5):
+        sold.append(sum(t.qty_lots for t in of(d.index("TST", 910), "Trade")))
+    assert sold == [3, 2, 2, 1, 1]  # ceil(25%) of what remains: 10, 7, 5, 3, 2
+    assert ex.fund.positions["TST"].size == 1
