@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import random
-import subprocess
-import sys
-import time
 from decimal import Decimal
 
 from clients.agent import AgentContext, MarketView
@@ -15,6 +11,7 @@ from clients.agents import MarketMaker, NoiseTaker
 from clients.runner import SocketRunner, command_request, wire_event
 from clients.sdk import Client
 from clients.swarm import run_swarm, scaled_specs
+from .server_process import server_process
 from exchange.config import CONFIG_DIR, load_config
 from exchange.core.commands import PlaceOrder
 from exchange.core.events import PositionChanged, Trade
@@ -96,19 +93,8 @@ def test_swarm_scales_the_mix():
 
 def test_swarm_runs_agents_in_worker_processes(tmp_path):
     """`python -m clients swarm` against a real server process: every agent connects and trades."""
-    server = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--run-dir", str(tmp_path), "--port", "0",
-                               "--admin-key", ADMIN, "--quiet", "--log-level", "error"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        info = tmp_path / "server.json"
-        deadline = time.monotonic() + 20
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        port = json.loads(info.read_text())["port"]
+    with server_process(tmp_path, ADMIN) as port:
         result = run_swarm("classroom", 12, "127.0.0.1", port, ADMIN, workers=2, duration_s=3.0)
-    finally:
-        server.terminate()
-        server.wait(20)
     assert result["failed"] == 0, result["failures"]
     totals = {k: sum(c.get(k, 0) for c in result["by_kind"].values()) for k in ("agents", "connected", "commands")}
     assert totals["agents"] == totals["connected"] == 12

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import time
 
 import pytest
 
 from clients.swarm import run_swarm
+from .server_process import server_process
 from exchange.sim.runner import run_scenario
 from exchange.sim.scenario import load_scenario
 
@@ -27,19 +24,8 @@ def test_cascade_1k_is_deterministic_and_conserves_cash(tmp_path):
 
 @pytest.mark.stress
 def test_thousand_agents_over_sockets(tmp_path):
-    server = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--run-dir", str(tmp_path), "--port", "0",
-                               "--admin-key", "stress-admin", "--quiet", "--log-level", "error"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        info = tmp_path / "server.json"
-        deadline = time.monotonic() + 20
-        while not info.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        port = json.loads(info.read_text())["port"]
+    with server_process(tmp_path, "stress-admin") as port:
         result = run_swarm("classroom", 1000, "127.0.0.1", port, "stress-admin", workers=2, duration_s=30.0)
-    finally:
-        server.terminate()
-        server.wait(30)
     assert result["failed"] == 0, result["failures"]
     assert sum(c.get("connected", 0) for c in result["by_kind"].values()) == 1000
     assert sum(c.get("fills", 0) for c in result["by_kind"].values()) > 100
