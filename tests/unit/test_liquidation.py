@@ -387,3 +387,17 @@ def test_the_fund_offers_a_quarter_of_its_position_per_tick_by_default():
         sold.append(sum(t.qty_lots for t in of(d.index("TST", 910), "Trade")))
     assert sold == [3, 2, 2, 1, 1]  # ceil(25%) of what remains: 10, 7, 5, 3, 2
     assert ex.fund.positions["TST"].size == 1
+
+
+def test_a_fund_whose_equity_is_gone_deleverages_what_it_holds_at_its_bankruptcy_price():
+    """Fund 500 takes over the long 10 @ 900 (equity 530 >= 5% x 9,030). At 840 its equity is
+    500 - 600 < 0: its long is deleveraged against the short maker at its bankruptcy price
+    (9,000 - 500) / 10 = 850, and the fund ends at exactly 0."""
+    d = scenario(insurance=500)
+    ex = d.ex
+    assert of(d.index("TST", 903), "TakenOverByFund") == [TakenOverByFund(1, "TST", 10, 900)]
+    events = d.index("TST", 840)
+    assert [(e.account, e.qty_lots, e.price_ticks, e.counterparty) for e in of(events, "Deleveraged")] == [
+        (-1, 10, 850, 9), (9, 10, 850, -1)]
+    assert ex.fund.positions["TST"].size == 0 and ex.insurance_fund == 0
+    assert ex.accounts[9].positions["TST"].size == -10
