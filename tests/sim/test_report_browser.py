@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
 from matplotlib.image import imread
 
 from exchange.sim.report import write_report
@@ -14,9 +15,10 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.mark.browser
 def test_report_renders_its_plots_in_chromium(small, tmp_path):
     chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed for this test (.ci/run installs it)"
+    assert chromium, "Debian's chromium is needed: apt-get install chromium (.ci/run does)"
     sim, summary = run_scenario(small, tmp_path / "run")
     page = write_report(sim, summary, tmp_path / "run")
     shot = tmp_path / "page.png"
