@@ -24,7 +24,7 @@ from .events import (
     Deleveraged, InsuranceFundChanged, IsolatedMarginChanged, LiquidationOrderPlaced, LiquidationTriggered,
     PublicLiquidation, TakenOverByFund,
 )
-from .margin import bankruptcy_price, maint_margin_ppm, solve_price
+from .margin import bankruptcy_price, maint_margin_ppm, solve_price, unrealized_pnl
 from .money import PPM, ceil_div
 
 if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
@@ -363,7 +363,7 @@ class Liquidation(_Base):
         fpos = self.fund.positions[symbol]
         mark = self.markets[symbol].mark
         size, cost = fpos.size - side * qty, fpos.cost - side * qty * bp_ticks * k
-        equity = self.fund_equity(fpos) + size * mark * k - cost
+        equity = self.fund_equity(fpos) + unrealized_pnl(size, cost, mark, k)
         exposure = abs(size) * mark * k + sum(self._notional(p) for p in self.fund.positions.values()
                                               if p.size and p is not fpos)
         if equity * PPM < exposure * inst.market_band_ppm:
@@ -434,7 +434,7 @@ class Liquidation(_Base):
         """Binance leverage-PnL: max(0, UPNL)/max(1, wallet) x MM/(wallet + UPNL), at `price`."""
         inst = self.instruments[pos.symbol]
         k = inst.cash_per_tick_lot
-        upnl = pos.size * price * k - pos.cost
+        upnl = unrealized_pnl(pos.size, pos.cost, price, k)
         wallet = pos.isolated_wallet if pos.isolated else self.accounts[pos.account].cross_wallet
         if upnl <= 0 or wallet + upnl <= 0:
             return Fraction(0)

@@ -20,11 +20,6 @@ def ceil_div(a: int, b: int) -> int:
     return -((-a) // b)
 
 
-def floor_div(a: int, b: int) -> int:
-    """a / b rounded toward -infinity (b > 0)."""
-    return a // b
-
-
 def round_half_up_div(a: int, b: int) -> int:
     """a / b rounded to the nearest integer, halves toward +infinity (b > 0)."""
     return (2 * a + b) // (2 * b)

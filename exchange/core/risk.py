@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from .accounts import Account, Position
 from .errors import Reject, Rejection
 from .events import InsuranceFundChanged
-from .margin import initial_margin, maint_margin_ppm, notional
+from .margin import initial_margin, maint_margin_ppm, notional, unrealized_pnl
 from .money import PPM
 
 if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
@@ -22,7 +22,7 @@ class Risk(_Base):
 
     def _upnl(self, pos: Position) -> int:
         mark = self.markets[pos.symbol].mark
-        return pos.size * mark * self.instruments[pos.symbol].cash_per_tick_lot - pos.cost if mark else 0
+        return unrealized_pnl(pos.size, pos.cost, mark, self.instruments[pos.symbol].cash_per_tick_lot) if mark else 0
 
     def _notional(self, pos: Position) -> int:
         m = self.markets[pos.symbol]
