@@ -28,7 +28,7 @@ from exchange.core.events import FundingRateSettled, MarkPriceUpdated, OrderReje
 from exchange.core.instruments import Instrument
 from exchange.core.money import CASH_SCALE
 
-from .agent import BOOK, FUNDING, LIQUIDATIONS, MARK, TRADES, Agent, TopOfBook
+from exchange.sim.agent import BOOK, FUNDING, LIQUIDATIONS, MARK, TRADES, Agent, TopOfBook
 from .sdk import Client, ExchangeError
 
 SUFFIXES = (("_ticks", "ticks"), ("_lots", "lots"), ("_cash", "cash"), ("_e8", "e8"), ("_ppm", "ppm"))

@@ -22,8 +22,8 @@ from typing import Any
 from exchange.sim.runner import agent_rng
 from exchange.sim.scenario import AgentSpec, Scenario, load_scenario
 
-from .agent import AgentContext, MarketView
-from .agents import AGENT_KINDS
+from exchange.sim.agent import AgentContext, MarketView
+from exchange.sim.agents import AGENT_KINDS
 from .runner import SocketRunner
 from .sdk import Client
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
-from clients.agent import BOOK, FUNDING, LIQUIDATIONS, MARK, TRADES, Agent, MarketView, TopOfBook
+from .agent import BOOK, FUNDING, LIQUIDATIONS, MARK, TRADES, Agent, MarketView, TopOfBook
 
 from ..core.commands import Envelope, IndexPrice
 from ..core.engine import Exchange

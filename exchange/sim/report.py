@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.commands import CROSS, ISOLATED
 
 if TYPE_CHECKING:
-    from .runner import Simulation
+    from .simulation import Simulation
 
 CASH = 1_000_000
 NS = 1_000_000_000

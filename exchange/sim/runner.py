@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clients.agent import Agent, AgentContext, MarketView
-from clients.agents import AGENT_KINDS
+from .agent import Agent, AgentContext, MarketView
+from .agents import AGENT_KINDS
 
 from ..core.commands import CreateAccount, Deposit
 from ..core.engine import Exchange
@@ -21,19 +20,9 @@ from .kernel import Kernel, Latency
 from .recorder import EVENTS_NAME, Recorder
 from .report import summarize, write_summary
 from .scenario import Scenario
+from .simulation import Simulation
 
 NS = 1_000_000_000
-
-
-@dataclass
-class Simulation:
-    scenario: Scenario
-    exchange: Exchange
-    kernel: Kernel
-    agents: list[Agent]
-    recorder: Recorder
-    journal: JournalWriter | None
-    out_dir: Path | None
 
 
 def agent_rng(seed: int, index: int, stream: int = 0) -> random.Random:

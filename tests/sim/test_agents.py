@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from clients.agent import NS, AgentContext, MarketView
-from clients.agents import AGENT_KINDS, MarketMaker, RetailCrowd, Whale
+from exchange.sim.agent import NS, AgentContext, MarketView
+from exchange.sim.agents import AGENT_KINDS, MarketMaker, RetailCrowd, Whale
 from exchange.config import load_config
 from exchange.core.commands import (
     BUY,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from clients.agent import NS, Agent, AgentContext, MarketView, TopOfBook
+from exchange.sim.agent import NS, Agent, AgentContext, MarketView, TopOfBook
 from exchange.config import load_config
 from exchange.core.commands import BUY, CreateAccount, Deposit
 from exchange.core.engine import Exchange

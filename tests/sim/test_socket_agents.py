@@ -6,8 +6,8 @@ import asyncio
 import random
 from decimal import Decimal
 
-from clients.agent import AgentContext, MarketView
-from clients.agents import MarketMaker, NoiseTaker
+from exchange.sim.agent import AgentContext, MarketView
+from exchange.sim.agents import MarketMaker, NoiseTaker
 from clients.runner import SocketRunner, command_request, wire_event
 from clients.sdk import Client
 from clients.swarm import run_swarm, scaled_specs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.core.commands import BUY, SELL
+from ...core.commands import BUY, SELL
 
 from ..agent import Agent, AgentContext, cash_param
 

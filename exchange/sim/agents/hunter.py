@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchange.core.commands import BUY, SELL
+from ...core.commands import BUY, SELL
 
 from ..agent import LIQUIDATIONS, NS, Agent, AgentContext, cash_param
 

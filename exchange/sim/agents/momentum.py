@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from exchange.core.commands import BUY, SELL
+from ...core.commands import BUY, SELL
 
 from ..agent import NS, Agent, AgentContext
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from exchange.core.commands import BUY, CROSS, ISOLATED, MARK_PRICE, SELL, STOP_MARKET, PlaceOrder
+from ...core.commands import BUY, CROSS, ISOLATED, MARK_PRICE, SELL, STOP_MARKET, PlaceOrder
 
 from ..agent import NS, Agent, AgentContext
 

@@ -20,8 +20,8 @@ import random
 from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
-from exchange.core.book import NO_ASK, NO_BID
-from exchange.core.commands import (
+from ..core.book import NO_ASK, NO_BID
+from ..core.commands import (
     CROSS,
     IOC,
     MARGIN_MODES,
@@ -31,8 +31,8 @@ from exchange.core.commands import (
     SetLeverage,
     SetMarginMode,
 )
-from exchange.core.instruments import Instrument
-from exchange.core.money import CASH_SCALE
+from ..core.instruments import Instrument
+from ..core.money import CASH_SCALE
 
 NS = 1_000_000_000
 
