@@ -1,6 +1,7 @@
 """`python -m exchange serve --config configs/server.toml [--run-dir DIR] [--port N] [--speed X]`.
 
-Start-up: repair a torn journal tail, recover (latest snapshot + journal), listen. While running:
+Start-up: recovery (persistence/recovery.py: repair a damaged journal tail, the newest sound snapshot +
+the journal after it, invariants; or refuse with one line and exit code 2), listen. While running:
 one sequencer task, index feeds, heartbeats (so funding timers run on an idle market) and snapshots
 on a cadence. SIGINT/SIGTERM: stop listening, drain, flush and close the journal, final snapshot.
 """
@@ -22,9 +23,9 @@ from typing import Any
 
 from ..config import CONFIG_DIR, ExchangeConfig, parse_config
 from ..core.commands import Heartbeat, IndexPrice
-from ..persistence import JournalWriter, recover, write_snapshot
-from ..persistence.journal import truncate_torn_tail
-from ..persistence.snapshots import JOURNAL_NAME
+from ..persistence import (
+    JOURNAL_NAME, OVERRIDE_FLAG, SNAPSHOTS_KEPT, JournalWriter, RecoveryRefused, recover, write_snapshot,
+)
 from .clock import WallClock
 from .feeds import IndexDriver, driver_from_config
 from .hub import Hub
@@ -44,6 +45,8 @@ class ServeOptions:
     limits: Limits = field(default_factory=Limits)
     heartbeat_s: float = 1.0
     snapshot_every_s: float = 300.0
+    snapshots_kept: int = SNAPSHOTS_KEPT
+    truncate_journal_at_damage: bool = False
     speed: float = 1.0
     log_commands: bool = True
 
@@ -68,6 +71,9 @@ def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
     limits = Limits(int(srv.get("max_frame_bytes", d.max_frame)), int(srv.get("max_outbox_bytes", d.max_outbox)),
                     int(srv.get("max_inflight", d.max_inflight)), float(srv.get("rate_limit_per_s", d.rate)),
                     float(srv.get("rate_burst", d.burst)))
+    snapshots_kept = int(srv.get("snapshots_kept", SNAPSHOTS_KEPT))
+    if snapshots_kept < 1:
+        raise ValueError(f"[server] snapshots_kept = {snapshots_kept}: at least 1 snapshot must be kept")
     return ServeOptions(
         host=args.host or srv.get("host", "127.0.0.1"),
         port=args.port if args.port is not None else int(srv.get("port", 7777)),
@@ -75,6 +81,8 @@ def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
         limits=limits,
         heartbeat_s=float(srv.get("heartbeat_s", 1.0)),
         snapshot_every_s=float(srv.get("snapshot_every_s", 300.0)),
+        snapshots_kept=snapshots_kept,
+        truncate_journal_at_damage=args.truncate_journal_at_damage,
         speed=args.speed if args.speed is not None else float(srv.get("speed", 1.0)),
         log_commands=not args.quiet and bool(srv.get("log_commands", True)),
     )
@@ -100,19 +108,19 @@ class ExchangeService:
     async def start(self) -> None:
         run_dir = self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
-        journal_path = run_dir / JOURNAL_NAME
-        cut = truncate_torn_tail(journal_path)
-        ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash)
+        ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash,
+                     truncate_at_damage=self.options.truncate_journal_at_damage, log=self.log)
         self.exchange = ex
         self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))
         self.admin_key = self.options.admin_key or self._stored_admin_key()
         hub = Hub(ex)
-        self.sequencer = Sequencer(ex, JournalWriter(journal_path), self.clock, hub, self.log, self.options.log_commands)
+        journal = JournalWriter(run_dir / JOURNAL_NAME)
+        self.sequencer = Sequencer(ex, journal, self.clock, hub, self.log, self.options.log_commands)
         self.drivers: dict[str, IndexDriver] = {
             sym: driver_from_config(ex.instruments[sym], cfg, self.config_dir)
             for sym, cfg in self.raw.get("feeds", {}).items() if sym in ex.instruments}
         self.server = Server(ex, self.sequencer, hub, KeyStore(run_dir / "api_keys.txt"), self.clock, self.drivers,
-                             self.admin_key, run_dir, self.options.limits, self.log)
+                             self.admin_key, run_dir, self.options.limits, self.log, self.options.snapshots_kept)
         self.sequencer.start()
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(self.server.protocol, self.options.host, self.options.port,
@@ -125,7 +133,7 @@ class ExchangeService:
         (run_dir / "server.json").write_text(json.dumps({"host": self.options.host, "port": self.port,
                                                          "pid": os.getpid()}))
         self.log.info("listening", host=self.options.host, port=self.port, run_dir=str(run_dir), seq=ex.seq,
-                      accounts=len(ex.accounts), journal_bytes_cut=cut, speed=self.options.speed)
+                      accounts=len(ex.accounts), speed=self.options.speed)
 
     def _stored_admin_key(self) -> str:
         path = self.run_dir / "admin.key"
@@ -171,7 +179,7 @@ class ExchangeService:
         self.server.keys.close()
         for session in list(self.server.hub.sessions):
             session.close("SHUTDOWN")
-        write_snapshot(self.run_dir, self.exchange)
+        write_snapshot(self.run_dir, self.exchange, self.options.snapshots_kept)
         self.log.info("stopped", seq=self.exchange.seq)
         self._stopped.set()
 
@@ -199,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-key", default=None, help="admin key (else $LIQUIDEX_ADMIN_KEY, config, RUN_DIR/admin.key)")
     p.add_argument("--log-level", default="info")
     p.add_argument("--quiet", action="store_true", help="no log line per command")
+    p.add_argument(OVERRIDE_FLAG, action="store_true",
+                   help="start even when the journal is damaged before valid records (or a snapshot is newer than "
+                        "its end): cut there, losing the records after the damage (docs/operations.md)")
     return p
 
 
@@ -210,7 +221,12 @@ def serve_main(argv: list[str]) -> int:
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:
-        asyncio.run(service.run_until_signal())
+        runner = asyncio.run
     else:
-        uvloop.run(service.run_until_signal())
+        runner = uvloop.run
+    try:
+        runner(service.run_until_signal())
+    except RecoveryRefused as exc:
+        service.log.error("refusing to start", reason=str(exc))
+        return 2
     return 0

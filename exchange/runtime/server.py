@@ -40,7 +40,7 @@ from ..core.events import (
     Trade,
     TradingHalted,
 )
-from ..persistence import write_snapshot
+from ..persistence import SNAPSHOTS_KEPT, write_snapshot
 from ..wire import schema
 from ..wire.schema import (
     ADMIN_OPS,
@@ -129,7 +129,8 @@ def _expect(events: list, account: int, kind: type) -> Any:
 
 class Server:
     def __init__(self, exchange: Exchange, sequencer: Sequencer, hub: Hub, keys: KeyStore, clock: Clock,
-                 drivers: dict[str, IndexDriver], admin_key: str, run_dir: Path, limits: Limits, log: Any) -> None:
+                 drivers: dict[str, IndexDriver], admin_key: str, run_dir: Path, limits: Limits, log: Any,
+                 snapshots_kept: int = SNAPSHOTS_KEPT) -> None:
         self.ex = exchange
         self.sequencer = sequencer
         self.hub = hub
@@ -140,6 +141,7 @@ class Server:
         self.run_dir = run_dir
         self.limits = limits
         self.log = log
+        self.snapshots_kept = snapshots_kept
         self.next_account = max(exchange.accounts, default=0) + 1
         self.disconnects: dict[str, int] = {}
 
@@ -459,8 +461,8 @@ class Server:
         self.sequencer.call(lambda: self._answer(s, rid, self.take_snapshot))
 
     def take_snapshot(self) -> dict[str, Any]:
-        self.sequencer.journal.flush()
-        path = write_snapshot(self.run_dir, self.ex)
+        self.sequencer.journal.sync()  # on disk before the snapshot, which must never be ahead of it
+        path = write_snapshot(self.run_dir, self.ex, self.snapshots_kept)
         return {"seq": self.ex.seq, "path": str(path)}
 
     def _a_state_hash(self, s: Session, rid: int, msg: dict) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.commands import CROSS, ISOLATED, SetMarginMode
 from ..persistence import read_journal
-from ..persistence.snapshots import JOURNAL_NAME
+from ..persistence import JOURNAL_NAME
 from .runner import run_scenario
 from .scenario import Scenario
 

@@ -14,7 +14,7 @@ from .agents import AGENT_KINDS
 from ..core.commands import CreateAccount, Deposit
 from ..core.engine import Exchange
 from ..persistence import JournalWriter
-from ..persistence.snapshots import JOURNAL_NAME
+from ..persistence import JOURNAL_NAME
 from .feed import IndexFeed
 from .kernel import Kernel, Latency
 from .recorder import EVENTS_NAME, Recorder

@@ -119,21 +119,3 @@ def test_sigkill_during_a_burst_loses_no_acknowledged_order(tmp_path):
             proc.kill()
             proc.wait()
 
-
-def test_a_torn_journal_tail_is_cut_before_appending(tmp_path):
-    """A record half-written by a crash is cut at start-up, so later appends stay readable."""
-    from exchange.core.commands import CreateAccount, Deposit, Envelope
-    from exchange.persistence import JournalWriter, encode_envelope, read_journal
-    from exchange.persistence.journal import truncate_torn_tail
-
-    path = tmp_path / "journal.msgpack"
-    envs = [Envelope(1, 10, "admin", CreateAccount(1)), Envelope(2, 20, "admin", Deposit(1, 5_000_000))]
-    torn = encode_envelope(Envelope(3, 30, "admin", Deposit(1, 7)))[:-3]
-    path.write_bytes(b"".join(encode_envelope(e) for e in envs) + torn)
-    assert truncate_torn_tail(path) == len(torn)
-    writer = JournalWriter(path)
-    writer.append(Envelope(3, 40, "admin", Deposit(1, 9)))
-    writer.close()
-    assert [e.seq for e in read_journal(path)] == [1, 2, 3]
-    assert list(read_journal(path))[-1].command == Deposit(1, 9)
-    assert truncate_torn_tail(path) == 0
