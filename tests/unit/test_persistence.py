@@ -8,11 +8,15 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
+import msgpack
+import pytest
 from conftest import BTC, ETH, Driver
 
 from exchange.core import Exchange
@@ -21,9 +25,10 @@ from exchange.core.commands import (
     CreateAccount, Deposit, Envelope, Heartbeat, IndexPrice, PlaceOrder, SetLeverage,
 )
 from exchange.persistence import (
-    JOURNAL_NAME, JournalWriter, load_snapshot, read_journal, recover, snapshot_paths, write_snapshot,
+    JOURNAL_NAME, JournalError, JournalWriter, RecoveryRefused, load_snapshot, read_journal, recover, snapshot_paths,
+    write_snapshot,
 )
-from exchange.persistence.journal import HEADER, encode_envelope
+from exchange.persistence.journal import HEADER, encode_envelope, scan_journal
 
 ROOT = Path(__file__).resolve().parents[2]
 MIDS = {BTC: 600_000, ETH: 300_000}
@@ -204,3 +209,86 @@ def test_restored_exchange_cancels_in_the_same_order_after_an_amend(market):
     copy = Exchange.from_snapshot(ex.snapshot())
     cancel = Envelope(103, market.ts_ns, "t", CancelAll(1, BTC))
     assert copy.apply(cancel) == ex.apply(cancel)
+
+
+def test_journal_layout_header_then_crc32_length_payload(tmp_path):
+    env = Envelope(7, 70, "t", Deposit(1, 5_000_000))
+    payload = msgpack.packb([7, 70, "t", "Deposit", [1, 5_000_000]])
+    size = struct.pack("<I", len(payload))
+    record = struct.pack("<I", zlib.crc32(size + payload)) + size + payload
+    assert encode_envelope(env) == record
+    write_journal(tmp_path / JOURNAL_NAME, [env])
+    assert (tmp_path / JOURNAL_NAME).read_bytes() == b"LQXJ\x02\x00\x00\x00" + record
+
+
+def test_every_flipped_byte_of_a_record_is_found(tmp_path):
+    """CRC32 over length + payload catches any single damaged byte, whichever bit pattern it has."""
+    envs = [Envelope(1, 10, "t", CreateAccount(1)), Envelope(2, 20, "t", Deposit(1, 123_456_789)),
+            Envelope(3, 30, "t", Heartbeat())]
+    path = tmp_path / JOURNAL_NAME
+    write_journal(path, envs)
+    good = path.read_bytes()
+    start, end = len(HEADER) + len(encode_envelope(envs[0])), len(good) - len(encode_envelope(envs[2]))
+    for at in range(start, end):
+        for mask in (0x01, 0x80, 0xFF):
+            data = bytearray(good)
+            data[at] ^= mask
+            path.write_bytes(bytes(data))
+            scan = scan_journal(path)
+            assert (scan.records, scan.damage.offset, scan.damage.after_seq, scan.damage.records_after) == \
+                (1, start, 1, 1), (at, mask)
+            with pytest.raises(JournalError, match=f"damaged at offset {start} after seq 1, and valid records follow"):
+                list(read_journal(path))
+
+
+def test_the_writer_appends_only_to_a_version_2_journal(tmp_path):
+    path = tmp_path / JOURNAL_NAME
+    path.write_bytes(msgpack.packb([1, 10, "t", "Heartbeat", []]))
+    with pytest.raises(JournalError, match="does not start with a version-2 journal header"):
+        JournalWriter(path)
+
+
+def test_snapshot_layout_and_retention(tmp_path, config):
+    ex = Exchange(config.instruments, config.initial_insurance_fund_cash)
+    drive = Driver(ex)
+    for _ in range(5):
+        drive(Heartbeat())
+        write_snapshot(tmp_path, ex, keep=3)
+    assert [seq for seq, _ in snapshot_paths(tmp_path)] == [5, 4, 3]
+    data = snapshot_paths(tmp_path)[0][1].read_bytes()
+    magic, version, size, crc = struct.unpack_from("<4sIQI", data)
+    body = data[20:]
+    assert (magic, version, size, crc) == (b"LQXS", 2, len(body), zlib.crc32(body))
+    assert msgpack.unpackb(body, strict_map_key=False) == {"state_hash": ex.state_hash(), "state": ex.snapshot()}
+
+
+def legacy_journal(envelopes) -> bytes:
+    """A version-1 journal, as the previous build wrote it: bare msgpack arrays."""
+    return b"".join(msgpack.packb([e.seq, e.ts_ns, e.origin, type(e.command).__name__, list(e.command)])
+                    for e in envelopes)
+
+
+@pytest.mark.parametrize("tail", [b"", b"\x95\x01", bytes(4096)], ids=["whole", "torn", "zeros"])
+def test_a_version_1_journal_is_migrated_once_at_recovery(tmp_path, config, tail):
+    ex = Exchange(config.instruments, config.initial_insurance_fund_cash)
+    drive, _ = run(ex, seed=6, n=200)
+    path = tmp_path / JOURNAL_NAME
+    old = legacy_journal(drive.journal) + tail
+    path.write_bytes(old)
+    recovered = recover(tmp_path, config.instruments, config.initial_insurance_fund_cash)
+    assert recovered.state_hash() == ex.state_hash()
+    assert (tmp_path / f"{JOURNAL_NAME}.v1").read_bytes() == old, "the original is kept"
+    assert path.read_bytes().startswith(HEADER) and list(read_journal(path)) == drive.journal
+    again = recover(tmp_path, config.instruments, config.initial_insurance_fund_cash)
+    assert again.state_hash() == ex.state_hash()
+
+
+def test_a_version_1_journal_with_junk_inside_is_not_migrated(tmp_path, config):
+    envs = [Envelope(1, 10, "t", CreateAccount(1)), Envelope(2, 20, "t", Deposit(1, 5))]
+    path = tmp_path / JOURNAL_NAME
+    first = legacy_journal(envs[:1])
+    path.write_bytes(first + b"\x01" + legacy_journal(envs[1:]))
+    with pytest.raises(RecoveryRefused, match=f"does not decode at offset {len(first)} .*; not migrated"):
+        recover(tmp_path, config.instruments)
+    assert path.read_bytes() == first + b"\x01" + legacy_journal(envs[1:])
+    assert not (tmp_path / f"{JOURNAL_NAME}.v1").exists()

@@ -11,7 +11,7 @@ from test_persistence import random_flow, setup_commands
 from exchange.core import Exchange
 from exchange.core.commands import Envelope, Heartbeat
 from exchange.persistence import (
-    JOURNAL_NAME, OVERRIDE_FLAG, JournalWriter, RecoveryRefused, load_snapshot, read_journal, recover, snapshot_paths, write_snapshot,
+    JOURNAL_NAME, OVERRIDE_FLAG, JournalWriter, RecoveryRefused, load_snapshot, read_journal, recover, snapshot_paths,
 )
 from exchange.persistence.journal import HEADER, encode_envelope
 from exchange.persistence.snapshots import encode_snapshot
@@ -277,12 +277,3 @@ def test_a_journal_of_another_format_refuses(config, tmp_path, head, why):
     (tmp_path / JOURNAL_NAME).write_bytes(head + bytes(20))
     assert why in refusal(config, tmp_path)
 
-
-def test_periodic_snapshots_keep_the_newest_few(config, tmp_path, history):
-    envs, _ = history
-    ex = Exchange(config.instruments, config.initial_insurance_fund_cash)
-    for env in envs[:30]:
-        ex.apply(env)
-        if env.seq % 5 == 0:
-            write_snapshot(tmp_path, ex, keep=2)
-    assert [seq for seq, _ in snapshot_paths(tmp_path)] == [30, 25]
