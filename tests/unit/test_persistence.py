@@ -292,3 +292,16 @@ def test_a_version_1_journal_with_junk_inside_is_not_migrated(tmp_path, config):
         recover(tmp_path, config.instruments)
     assert path.read_bytes() == first + b"\x01" + legacy_journal(envs[1:])
     assert not (tmp_path / f"{JOURNAL_NAME}.v1").exists()
+
+
+def test_a_record_that_cannot_be_encoded_leaves_the_journal_sound(tmp_path):
+    """Nothing of a failed append reaches the file, and the writer's packer carries no residue."""
+    path = tmp_path / JOURNAL_NAME
+    writer = JournalWriter(path)
+    writer.append(Envelope(1, 10, "t", Deposit(1, 5)))
+    with pytest.raises(OverflowError):
+        writer.append(Envelope(2, 20, "t", Deposit(1, 10**30)))
+    writer.append(Envelope(2, 30, "t", Deposit(1, 7)))
+    writer.close()
+    assert list(read_journal(path)) == [Envelope(1, 10, "t", Deposit(1, 5)), Envelope(2, 30, "t", Deposit(1, 7))]
+    assert scan_journal(path).damage is None
