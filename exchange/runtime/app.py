@@ -27,7 +27,11 @@ from ..persistence import (
     JOURNAL_NAME, OVERRIDE_FLAG, SNAPSHOTS_KEPT, JournalWriter, RecoveryRefused, recover, write_snapshot,
 )
 from .clock import WallClock
+from .credentials import SECRET_FILE, Credentials
 from .feeds import IndexDriver, driver_from_config
+from .http.api import Api, HttpOptions
+from .http.history import History
+from .http.server import HttpServer
 from .hub import Hub
 from .logcfg import configure_logging, get_logger
 from .sequencer import Sequencer
@@ -49,6 +53,7 @@ class ServeOptions:
     truncate_journal_at_damage: bool = False
     speed: float = 1.0
     log_commands: bool = True
+    http: HttpOptions = field(default_factory=lambda: HttpOptions(enabled=False))
 
 
 def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]]:
@@ -74,7 +79,22 @@ def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
     snapshots_kept = int(srv.get("snapshots_kept", SNAPSHOTS_KEPT))
     if snapshots_kept < 1:
         raise ValueError(f"[server] snapshots_kept = {snapshots_kept}: at least 1 snapshot must be kept")
+    h = raw.get("http", {})
+    dh = HttpOptions()
+    http = HttpOptions(
+        enabled=bool(h.get("enabled", False)) and not args.no_http,
+        host=args.host or h.get("host", srv.get("host", dh.host)),
+        port=args.http_port if args.http_port is not None else int(h.get("port", dh.port)),
+        rate_limit_per_s=float(h.get("rate_limit_per_s", dh.rate_limit_per_s)),
+        rate_burst=float(h.get("rate_burst", dh.rate_burst)),
+        max_pending=int(h.get("max_pending", dh.max_pending)),
+        max_body_bytes=int(h.get("max_body_bytes", dh.max_body_bytes)),
+        ws_max_outbox_bytes=int(h.get("ws_max_outbox_bytes", dh.ws_max_outbox_bytes)),
+        ws_max_streams=int(h.get("ws_max_streams", dh.ws_max_streams)),
+        listen_key_ttl_s=float(h.get("listen_key_ttl_s", dh.listen_key_ttl_s)),
+    )
     return ServeOptions(
+        http=http,
         host=args.host or srv.get("host", "127.0.0.1"),
         port=args.port if args.port is not None else int(srv.get("port", 7777)),
         admin_key=args.admin_key or os.environ.get("LIQUIDEX_ADMIN_KEY") or srv.get("admin_key", ""),
@@ -100,6 +120,8 @@ class ExchangeService:
         self.config_dir = config_dir
         self.log = get_logger("exchange")
         self.port = 0
+        self.http_port = 0
+        self.http: HttpServer | None = None
         self.admin_key = ""
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncio.AbstractServer | None = None
@@ -126,14 +148,32 @@ class ExchangeService:
         self._listener = await loop.create_server(self.server.protocol, self.options.host, self.options.port,
                                                   reuse_address=True, backlog=4096)
         self.port = self._listener.sockets[0].getsockname()[1]
+        if self.options.http.enabled:
+            await self._start_http(hub)
         for driver in self.drivers.values():
             self._tasks.append(loop.create_task(self._feed(driver), name=f"feed-{driver.inst.symbol}"))
         self._tasks.append(loop.create_task(self._heartbeats(), name="heartbeats"))
         self._tasks.append(loop.create_task(self._snapshots(), name="snapshots"))
         (run_dir / "server.json").write_text(json.dumps({"host": self.options.host, "port": self.port,
-                                                         "pid": os.getpid()}))
+                                                         "http_port": self.http_port, "pid": os.getpid()}))
         self.log.info("listening", host=self.options.host, port=self.port, run_dir=str(run_dir), seq=ex.seq,
                       accounts=len(ex.accounts), speed=self.options.speed)
+
+    async def _start_http(self, hub: Hub) -> None:
+        """The Binance-compatible REST + WebSocket server on `[http] port`, on this loop and sequencer."""
+        history = History(self.exchange)
+        credentials = Credentials(self.run_dir / SECRET_FILE, self.server.keys)
+        api = Api(self.exchange, self.sequencer, self.clock, credentials, history, self.drivers, self.admin_key,
+                  self.options.http, self.log, allocate_account=self._allocate_account)
+        self.http = HttpServer(api, hub)
+        await self.http.start()
+        self.http_port = self.http.port
+
+    def _allocate_account(self) -> int:
+        """The next account id, shared with the msgpack admin's create_account."""
+        account = max(self.server.next_account, max(self.exchange.accounts, default=0) + 1)
+        self.server.next_account = account + 1
+        return account
 
     def _stored_admin_key(self) -> str:
         path = self.run_dir / "admin.key"
@@ -175,7 +215,11 @@ class ExchangeService:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.http is not None:
+            await self.http.stop()
         await self.sequencer.stop()
+        if self.http is not None:
+            self.http.api.credentials.close()
         self.server.keys.close()
         for session in list(self.server.hub.sessions):
             session.close("SHUTDOWN")
@@ -203,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default="runs/server", help="journal, snapshots and API keys live here")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None, help="0 = any free port (written to RUN_DIR/server.json)")
+    p.add_argument("--http-port", type=int, default=None, help="port of the Binance-compatible REST + WebSocket API")
+    p.add_argument("--no-http", action="store_true", help="serve the msgpack gateway only")
     p.add_argument("--speed", type=float, default=None, help="clock speed factor (2 = time runs twice as fast)")
     p.add_argument("--admin-key", default=None, help="admin key (else $LIQUIDEX_ADMIN_KEY, config, RUN_DIR/admin.key)")
     p.add_argument("--log-level", default="info")

@@ -10,6 +10,7 @@ last published one, so only changed levels go out. Public messages are encoded o
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..core.commands import BUY, SELL, AmendOrder
@@ -51,6 +52,7 @@ class Hub:
         self.shadow: dict[str, dict[tuple[int, int], int] | None] = {s: None for s in exchange.instruments}
         self.margin_called: set[tuple[int, str]] = set()
         self.closed_orders: OrderedDict[int, tuple[int, str]] = OrderedDict()  # oid -> (account, final status)
+        self.listeners: list[Callable[[list, list, int], None]] = []  # (events, touched levels, ts_ns), e.g. HTTP streams
 
     # -- subscriptions -------------------------------------------------------------------------
     def subscribe(self, session: Session, channel: str, symbol: str) -> dict[str, Any] | None:
@@ -149,6 +151,8 @@ class Hub:
                     self._broadcast(subs, msg)
         if touched:
             self._book_updates(touched)
+        for listener in self.listeners:
+            listener(events, touched, ts_ns)
         for symbol, group in trades.items():
             readers = self._readers("trades", symbol)
             if readers:
