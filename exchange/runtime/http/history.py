@@ -121,11 +121,18 @@ class Income(NamedTuple):
 
 class OrderUpdate(NamedTuple):
     """What happened to an order in one event: `execution` is Binance's x (NEW, TRADE, CANCELED, EXPIRED,
-    AMENDMENT, CALCULATED, TRIGGERED)."""
+    AMENDMENT, CALCULATED, TRIGGERED); status, filled and value are the order's right after that event."""
 
     record: OrderRecord
     execution: str
     fill: Fill | None
+    status: str
+    filled: int
+    value: int
+
+
+def update(rec: OrderRecord, execution: str, fill: Fill | None = None) -> OrderUpdate:
+    return OrderUpdate(rec, execution, fill, rec.status, rec.filled, rec.value)
 
 
 class PublicTrade(NamedTuple):
@@ -222,18 +229,18 @@ class History:
                     rec.reason = ev.reason
                     rec.update_ms = ms
                     self._close(rec)
-                    updates.append(OrderUpdate(rec, rec.status, None))
+                    updates.append(update(rec, rec.status))
             elif t is OrderAmended:
                 rec = self.orders.get(ev.order_id)
                 if rec is not None:
                     rec.price, rec.update_ms = ev.price_ticks, ms
                     rec.qty = rec.filled + ev.qty_lots
-                    updates.append(OrderUpdate(rec, "AMENDMENT", None))
+                    updates.append(update(rec, "AMENDMENT"))
             elif t is OrderTriggered:
                 rec = self.orders.get(ev.order_id)
                 if rec is not None:
                     rec.triggered, rec.update_ms = True, ms
-                    updates.append(OrderUpdate(rec, "TRIGGERED", None))
+                    updates.append(update(rec, "TRIGGERED"))
             elif t is LiquidationOrderPlaced:
                 self._liquidation_order(ev, ms, updates)
             elif t is TakenOverByFund or t is Deleveraged:
@@ -305,7 +312,7 @@ class History:
                           ev.stop_price_ticks, ev.qty_lots, ev.reduce_only, working, ev.client_order_id, ms,
                           stp=stp)
         self._remember(rec)
-        updates.append(OrderUpdate(rec, "NEW", None))
+        updates.append(update(rec, "NEW"))
 
     def _fill_record(self, rec: OrderRecord, qty: int, price: int, ms: int) -> None:
         rec.filled += qty
@@ -335,7 +342,7 @@ class History:
             rec = self.orders.get(oid)
             if rec is not None:
                 self._fill_record(rec, ev.qty_lots, ev.price_ticks, ms)
-                updates.append(OrderUpdate(rec, "CALCULATED" if rec.origin != "user" else "TRADE", fill))
+                updates.append(update(rec, "CALCULATED" if rec.origin != "user" else "TRADE", fill))
 
     def _candle(self, ev: Trade, ms: int) -> None:
         candles = self.candles[ev.symbol]
@@ -368,7 +375,7 @@ class History:
         self._remember(rec)
         self.live = (rec, ev.partial)
         self._liquidation_ring(ev.account).append(ev.order_id)
-        updates.append(OrderUpdate(rec, "NEW", None))
+        updates.append(update(rec, "NEW"))
 
     def _liquidation_done(self, ms: int) -> None:
         live, self.live = self.live, None
@@ -384,7 +391,7 @@ class History:
         live = self.live
         if live is not None and live[0].account == ev.account and live[0].symbol == ev.symbol:
             self._fill_record(live[0], ev.qty_lots, ev.price_ticks, ms)
-            updates.append(OrderUpdate(live[0], "CALCULATED", None))
+            updates.append(update(live[0], "CALCULATED"))
             return
         if ev.account < 0 or type(ev) is not Deleveraged:
             return
@@ -396,7 +403,7 @@ class History:
         self._remember(rec)
         self._fill_record(rec, ev.qty_lots, ev.price_ticks, ms)
         self._liquidation_ring(ev.account).append(oid)
-        updates.append(OrderUpdate(rec, "CALCULATED", None))
+        updates.append(update(rec, "CALCULATED"))
 
     def _liquidation_ring(self, account: int) -> deque[int]:
         ring = self.liquidations.get(account)

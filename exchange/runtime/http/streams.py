@@ -339,7 +339,7 @@ class Streams:
                 if u.record.conditional and (not u.record.triggered or u.execution == "TRIGGERED" or
                                              (u.execution in ("CANCELED", "EXPIRED") and u.record.filled == 0
                                               and not u.record.triggered)):
-                    self._to_user(account, payloads.algo_update(u.record, inst, ms))
+                    self._to_user(account, payloads.algo_update(u, inst, ms))
                     if u.execution != "TRIGGERED":
                         continue
                     u = u._replace(execution="NEW")

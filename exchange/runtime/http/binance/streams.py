@@ -4,6 +4,7 @@ payloads are built from history records and core views; nothing is sent from thi
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any, NamedTuple
 
 from ....core.instruments import Instrument
@@ -99,28 +100,35 @@ def force_order_event(rec: OrderRecord, inst: Instrument, last_qty: int, ms: int
 
 
 # -- user data -----------------------------------------------------------------------------------
+def _avg(value: int, filled: int, inst: Instrument) -> str:
+    return shapes.px_fraction(Fraction(value, filled), inst) if filled else "0"
+
+
 def order_trade_update(u: OrderUpdate, inst: Instrument, ms: int) -> dict[str, Any]:
+    """The order as it was right after the event (the record itself may have moved on in the same batch)."""
     rec, x, fill = u.record, u.execution, u.fill
     kind = rec.type
     current = ("MARKET" if kind.endswith("MARKET") else "LIMIT") if rec.triggered else kind
     f: Fill | None = fill
     return {"e": "ORDER_TRADE_UPDATE", "E": ms, "T": ms, "o": {
         "s": rec.symbol, "c": rec.client_id, "S": shapes.side_name(rec.side), "o": current, "f": rec.tif,
-        "q": shapes.qty(rec.qty, inst), "p": shapes.px(rec.price, inst), "ap": shapes.avg_price(rec, inst),
-        "sp": shapes.px(rec.stop, inst), "x": x, "X": rec.status, "i": rec.order_id,
-        "l": shapes.qty(f.qty if f else 0, inst), "z": shapes.qty(rec.filled, inst),
+        "q": shapes.qty(rec.qty, inst), "p": shapes.px(rec.price, inst), "ap": _avg(u.value, u.filled, inst),
+        "sp": shapes.px(rec.stop, inst), "x": x, "X": u.status, "i": rec.order_id,
+        "l": shapes.qty(f.qty if f else 0, inst), "z": shapes.qty(u.filled, inst),
         "L": shapes.px(f.price if f else 0, inst), "N": shapes.QUOTE, "n": shapes.cash(f.fee if f else 0),
         "T": rec.update_ms, "t": f.trade_id if f else 0, "b": "0", "a": "0", "m": bool(f and f.maker),
         "R": rec.reduce_only, "wt": rec.working_type, "ot": kind, "ps": "BOTH", "cp": False, "rp": shapes.cash(f.realized if f else 0),
         "pP": False, "si": 0, "ss": 0, "V": rec.stp, "pm": "NONE", "gtd": 0, "er": "0"}}
 
 
-def algo_update(rec: OrderRecord, inst: Instrument, ms: int) -> dict[str, Any]:
+def algo_update(u: OrderUpdate, inst: Instrument, ms: int) -> dict[str, Any]:
+    rec = u.record
     return {"e": "ALGO_UPDATE", "T": ms, "E": ms, "o": {
         "caid": rec.client_id, "aid": rec.order_id, "at": "CONDITIONAL", "o": rec.type, "s": rec.symbol,
         "S": shapes.side_name(rec.side), "ps": "BOTH", "f": rec.tif, "q": shapes.qty(rec.qty, inst),
-        "X": shapes.algo_status(rec), "ai": str(rec.order_id) if rec.triggered else "", "ap": shapes.avg_price(rec, inst),
-        "aq": shapes.qty(rec.filled, inst), "act": "0", "tp": shapes.px(rec.stop, inst), "p": shapes.px(rec.price, inst),
+        "X": "TRIGGERED" if u.execution == "TRIGGERED" else shapes.algo_status(rec),
+        "ai": str(rec.order_id) if rec.triggered else "", "ap": _avg(u.value, u.filled, inst),
+        "aq": shapes.qty(u.filled, inst), "act": "0", "tp": shapes.px(rec.stop, inst), "p": shapes.px(rec.price, inst),
         "V": rec.stp, "wt": rec.working_type, "pm": "NONE", "cp": False, "pP": False, "R": rec.reduce_only,
         "tt": rec.update_ms if rec.triggered else 0, "gtd": 0, "rm": ""}}
 
