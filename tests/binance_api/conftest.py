@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+from yarl import URL
 
 from exchange.config import CONFIG_DIR
 from exchange.runtime.app import ExchangeService, ServeOptions, load_server_config
@@ -68,7 +69,7 @@ class Rest:
     async def call(self, method: str, path: str, params: dict | None = None, headers: dict | None = None,
                    body: str | None = None, query: str | None = None) -> tuple[int, Any]:
         url = self.base + path + ("?" + (query if query is not None else urlencode(params or {})) if query or params else "")
-        async with self.session.request(method, url, headers=headers or {}, data=body) as r:
+        async with self.session.request(method, URL(url, encoded=True), headers=headers or {}, data=body) as r:
             text = await r.text()
             return r.status, json.loads(text) if text else None
 

@@ -27,6 +27,7 @@ from .errors import (
     BAD_SYMBOL,
     ILLEGAL_CHARS,
     INVALID_CLIENT_ORDER_ID,
+    INVALID_LEVERAGE,
     INVALID_ORDER_TYPE,
     INVALID_PARAMETER,
     INVALID_SIDE,
@@ -280,7 +281,11 @@ def margin_type(params: Params) -> str:
 
 
 def leverage(params: Params) -> int:
-    return params.integer("leverage", 1, 125)
+    """1..1000 here (the core then holds it to the symbol's brackets); beyond: -4028."""
+    text = params.text("leverage")
+    if not INTEGER_TEXT.match(text) or not 1 <= int(text) <= 1000:
+        raise error(INVALID_LEVERAGE, f"Leverage {text[:20]} is not valid")
+    return int(text)
 
 
 def cash_amount(params: Params, name: str = "amount") -> int:
