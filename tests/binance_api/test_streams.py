@@ -127,3 +127,130 @@ def test_local_book_from_snapshot_and_diffs_equals_a_fresh_snapshot(tmp_path):
             reader.cancel()
             await ws.close()
     run(scenario())
+
+
+def test_control_messages_subscriptions_and_their_bad_input(tmp_path):
+    async def scenario():
+        async with http_service(tmp_path) as svc, aiohttp.ClientSession() as session:
+            rest = Rest(svc, session)
+            await rest.index(BTC, "30000")
+            ws = await session.ws_connect(base_url(svc).replace("http", "ws", 1) + "/public/ws/0")
+
+            async def ask(payload) -> dict:
+                await (ws.send_str(payload) if isinstance(payload, str) else ws.send_json(payload))
+                return json.loads((await ws.receive(timeout=5)).data)
+            assert await ask({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s", "nope@trade", "btcusdt@kline_7m",
+                                                               "BTCUSDT@trade"], "id": 1}) == {"result": None, "id": 1}
+            assert await ask({"method": "LIST_SUBSCRIPTIONS", "id": 2}) == {"result": ["btcusdt@markPrice@1s"], "id": 2}
+            msg = json.loads((await ws.receive(timeout=5)).data)
+            assert (msg["e"], msg["s"], msg["p"], msg["i"]) == ("markPriceUpdate", BTC, "30000.00", "30000.00")
+            assert await ask({"method": "UNSUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 3}) == {"result": None, "id": 3}
+            bad = [("not json", {"error": {"code": 3, "msg": "Invalid JSON"}}),
+                   ([1, 2], {"error": {"code": 2, "msg": "Invalid request"}}),
+                   ({"method": "SUBSCRIBE", "params": "btcusdt@trade", "id": 4},
+                    {"error": {"code": 1, "msg": "Invalid value type: params"}, "id": 4}),
+                   ({"method": "SUBSCRIBE", "params": ["x" * 100], "id": 5},
+                    {"error": {"code": 1, "msg": "Invalid value type: params"}, "id": 5}),
+                   ({"method": "SUBSCRIBE", "params": [], "id": {"x": 1}}, {"error": {"code": 1, "msg": "Invalid value type: id"}}),
+                   ({"method": "EXPLODE", "id": 6}, {"error": {"code": 2, "msg": "Invalid request: unknown method"}, "id": 6}),
+                   ({"method": "SET_PROPERTY", "params": ["colour", 1], "id": 7},
+                    {"error": {"code": 0, "msg": "Unknown property"}, "id": 7})]
+            for payload, reply in bad:
+                await asyncio.sleep(0.12)  # under the 10 messages a second
+                while True:
+                    got = await ask(payload)
+                    if got.get("e") is None:
+                        break
+                    await ws.receive(timeout=5)  # a late mark price
+                assert got == reply, payload
+            assert await ask({"method": "SET_PROPERTY", "params": ["combined", True], "id": 8}) == {"result": None, "id": 8}
+            assert await ask({"method": "GET_PROPERTY", "params": ["combined"], "id": 9}) == {"result": True, "id": 9}
+            for i in range(30):  # past 10 messages a second the connection is dropped
+                await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 100 + i})
+            while (msg := await ws.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT:
+                pass
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+            await ws.close()
+            status, _ = await rest.public("/fapi/v1/ping")
+            assert status == 200
+            big = await session.ws_connect(base_url(svc).replace("http", "ws", 1) + "/ws")
+            await big.send_str("x" * 20_000)  # over the 16 KiB frame limit
+            msg = await big.receive(timeout=5)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+            await big.close()
+    run(scenario())
+
+
+async def _stalled_reader(port: int, path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A WebSocket client that shakes hands and then never reads (a tiny receive buffer)."""
+    import base64
+    import os
+    import socket
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await writer.drain()
+    assert b" 101 " in await reader.readuntil(b"\r\n\r\n")
+    return reader, writer
+
+
+def test_a_reader_that_does_not_keep_up_is_dropped(tmp_path):
+    async def scenario():
+        async with http_service(tmp_path, ws_max_outbox_bytes=20_000) as svc, aiohttp.ClientSession() as session:
+            rest = Rest(svc, session)
+            await rest.index(BTC, "30000")
+            maker, taker = await rest.account("10000000"), await rest.account("10000000")
+            _, writer = await _stalled_reader(svc.http_port, "/stream?streams=btcusdt@trade/btcusdt@aggTrade/btcusdt@depth@100ms")
+            await asyncio.sleep(0.2)
+            assert len(svc.http.streams.conns) == 1
+            for price in range(30000, 30400, 1):
+                batch = [{"symbol": BTC, "side": "SELL", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.004",
+                          "price": f"{price}.{d}"} for d in range(5)]
+                await rest.signed("POST", "/fapi/v1/batchOrders", maker["apiKey"], maker["secretKey"], in_body=True,
+                                  batchOrders=json.dumps(batch))
+                if price % 50 == 49:
+                    await rest.signed("POST", "/fapi/v1/order", taker["apiKey"], taker["secretKey"], symbol=BTC, side="BUY",
+                                      type="MARKET", quantity="1.000")
+                if not svc.http.streams.conns:
+                    break
+            assert not svc.http.streams.conns  # dropped, while everyone else is served
+            status, _ = await rest.public("/fapi/v1/depth", symbol=BTC)
+            assert status == 200
+            writer.close()
+    run(scenario())
+
+
+def test_listen_key_create_keep_alive_close_and_expiry(tmp_path):
+    async def scenario():
+        async with http_service(tmp_path, listen_key_ttl_s=0.5) as svc, aiohttp.ClientSession() as session:
+            rest = Rest(svc, session)
+            a = await rest.account()
+            h = {"X-MBX-APIKEY": a["apiKey"]}
+            status, first = await rest.call("POST", "/fapi/v1/listenKey", headers=h)
+            status, again = await rest.call("POST", "/fapi/v1/listenKey", headers=h)
+            assert first == again  # one per account, extended
+            assert (await rest.call("PUT", "/fapi/v1/listenKey", headers=h))[1] == first
+            status, body = await rest.call("PUT", "/fapi/v1/listenKey", {"listenKey": "nope"}, headers=h)
+            assert (status, body["code"]) == (400, -1125)
+            status, body = await rest.call("POST", "/fapi/v1/listenKey")
+            assert (status, body["code"]) == (401, -2014)
+            base = base_url(svc).replace("http", "ws", 1)
+            status, body = await rest.call("GET", "/private/ws", {"listenKey": "nope"})
+            assert body["code"] == -1125
+            user = await session.ws_connect(f"{base}/private/ws?listenKey={first['listenKey']}")
+            msg = json.loads((await user.receive(timeout=5)).data)  # nobody keeps it alive: it expires
+            assert msg == {"e": "listenKeyExpired", "E": msg["E"], "listenKey": first["listenKey"]}
+            assert (await user.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            status, body = await rest.call("PUT", "/fapi/v1/listenKey", headers=h)
+            assert body["code"] == -1125
+            status, key = await rest.call("POST", "/fapi/v1/listenKey", headers=h)
+            assert key != first
+            user = await session.ws_connect(f"{base}/ws/{key['listenKey']}")
+            await asyncio.sleep(0.1)
+            assert (await rest.call("DELETE", "/fapi/v1/listenKey", headers=h))[0] == 200
+            assert (await user.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    run(scenario())

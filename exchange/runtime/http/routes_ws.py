@@ -40,7 +40,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
         listen_key = next((n for n in names if streams.listen_keys.account_of(n) is not None), None)
     ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
     await ws.prepare(request)
-    conn = Connection(ws, combined, api.options.ws_max_outbox_bytes)
+    conn = Connection(ws, combined, api.options.ws_max_outbox_bytes, request.transport)
     streams.conns.add(conn)
     writer = asyncio.get_running_loop().create_task(conn.write())
     bucket = TokenBucket(MESSAGES_PER_S, 2 * MESSAGES_PER_S)

@@ -58,8 +58,9 @@ INTERVAL_NAMES = {m * 60_000: name for name, m in INTERVALS_MIN.items()}
 class Connection:
     """One WebSocket: its streams, its bounded outbox and the task that writes it."""
 
-    def __init__(self, ws: web.WebSocketResponse, combined: bool, max_bytes: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, combined: bool, max_bytes: int, transport: Any = None) -> None:
         self.ws = ws
+        self.transport = transport
         self.combined = combined
         self.max_bytes = max_bytes
         self.streams: set[str] = set()
@@ -77,7 +78,7 @@ class Connection:
         self.queue.append(text)
         self.queued += len(text)
         if self.queued > self.max_bytes:
-            self.drop("slow reader: outbox over the limit")
+            self.drop("slow reader: outbox over the limit", abort=True)
             return
         self.wake.set()
 
@@ -88,12 +89,17 @@ class Connection:
         else:
             self.push(raw)
 
-    def drop(self, reason: str) -> None:
+    def drop(self, reason: str, abort: bool = False) -> None:
+        """Close: at once (abort) for a reader too slow to take a close frame, else after what is queued
+        and a close frame."""
         self.closed = True
         self.dropped = reason
-        self.queue.clear()
-        self.queued = 0
         self.wake.set()
+        if abort:
+            self.queue.clear()
+            self.queued = 0
+            if self.transport is not None:
+                self.transport.abort()
 
     async def write(self) -> None:
         """Send the outbox in order until the connection closes; a drop aborts the socket."""
@@ -101,7 +107,7 @@ class Connection:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            while self.queue and not self.closed:
+            while self.queue:
                 text = self.queue.popleft()
                 self.queued -= len(text)
                 await ws.send_str(text)
