@@ -156,7 +156,6 @@ COMMAND_OVERRIDES: dict[tuple[str, str], tuple[int, str]] = {
     ("PlaceOrder", Reject.INVALID_LEVERAGE): (-2027, "Exceeded the maximum allowable position at current leverage."),
     ("AdjustIsolatedMargin", Reject.INSUFFICIENT_BALANCE): (-4050, "Cross balance insufficient."),
     ("AdjustIsolatedMargin", Reject.INSUFFICIENT_MARGIN): (-4051, "Isolated balance insufficient."),
-    ("CancelOrder", Reject.UNKNOWN_ORDER): (CANCEL_REJECTED, "Unknown order sent."),
     ("AmendOrder", Reject.UNKNOWN_ORDER): (NO_SUCH_ORDER, "Order does not exist."),
 }
 
