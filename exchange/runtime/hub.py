@@ -200,8 +200,8 @@ class Hub:
 
     def _reduce_only_levels(self, ev: PositionChanged, touched: list) -> None:
         """Trimming reduce-only orders after a position change shrinks them without an event."""
-        acct = self.ex.accounts[ev.account]
-        if acct.positions[ev.symbol].reduce_only_orders:
+        acct = self.ex.accounts.get(ev.account)  # None for the insurance fund's own positions
+        if acct is not None and acct.positions[ev.symbol].reduce_only_orders:
             for o in acct.orders.values():
                 if o.reduce_only and o.symbol == ev.symbol and o.price:
                     touched.append((o.symbol, o.side, o.price))

@@ -254,3 +254,62 @@ def test_listen_key_create_keep_alive_close_and_expiry(tmp_path):
             assert (await rest.call("DELETE", "/fapi/v1/listenKey", headers=h))[0] == 200
             assert (await user.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     run(scenario())
+
+
+def test_user_stream_follows_a_stop_order_from_placement_to_fill_and_warns_of_margin(tmp_path):
+    """ALGO_UPDATE NEW; at the trigger ALGO_UPDATE TRIGGERED, ORDER_TRADE_UPDATE NEW (type MARKET, original
+    STOP_MARKET), TRADE/FILLED, ALGO_UPDATE FINISHED; ACCOUNT_CONFIG_UPDATE for leverage; MARGIN_CALL at 80%."""
+    async def scenario():
+        async with http_service(tmp_path, instruments={BTC: {"mark_method": "index"}}) as svc, \
+                aiohttp.ClientSession() as session:
+            rest = Rest(svc, session)
+            await rest.index(BTC, "30000")
+            maker, bot = await rest.account("10000000"), await rest.account("200")
+            mk, ms, k, s = maker["apiKey"], maker["secretKey"], bot["apiKey"], bot["secretKey"]
+            _, key = await rest.call("POST", "/fapi/v1/listenKey", headers={"X-MBX-APIKEY": k})
+            user = await session.ws_connect(base_url(svc).replace("http", "ws", 1) + f"/ws/{key['listenKey']}")
+            await asyncio.sleep(0.1)
+
+            async def next_event(kind: str) -> dict:
+                while True:
+                    msg = json.loads((await user.receive(timeout=5)).data)
+                    if msg["e"] == kind:
+                        return msg
+            await rest.signed("POST", "/fapi/v1/leverage", k, s, symbol=BTC, leverage="25")
+            assert (await next_event("ACCOUNT_CONFIG_UPDATE"))["ac"] == {"s": BTC, "l": 25}
+            await rest.signed("POST", "/fapi/v1/order", mk, ms, symbol=BTC, side="SELL", type="LIMIT", timeInForce="GTC",
+                              quantity="0.2", price="30000")
+            await rest.signed("POST", "/fapi/v1/order", mk, ms, symbol=BTC, side="SELL", type="LIMIT", timeInForce="GTC",
+                              quantity="0.1", price="30100")
+            await rest.signed("POST", "/fapi/v1/order", k, s, symbol=BTC, side="BUY", type="MARKET", quantity="0.15")
+            status, algo = await rest.signed("POST", "/fapi/v1/algoOrder", k, s, algoType="CONDITIONAL", symbol=BTC, side="BUY",
+                                             type="STOP_MARKET", quantity="0.01", triggerPrice="30050", workingType="MARK_PRICE")
+            assert status == 200 and algo["algoStatus"] == "NEW"
+            new = await next_event("ALGO_UPDATE")
+            assert (new["o"]["aid"], new["o"]["X"], new["o"]["o"], new["o"]["tp"]) == (algo["algoId"], "NEW", "STOP_MARKET", "30050.00")
+            await rest.index(BTC, "30060")
+            assert (await next_event("ALGO_UPDATE"))["o"]["X"] == "TRIGGERED"
+            placed = await next_event("ORDER_TRADE_UPDATE")
+            assert (placed["o"]["i"], placed["o"]["x"], placed["o"]["X"], placed["o"]["o"], placed["o"]["ot"]) == \
+                (algo["algoId"], "NEW", "NEW", "MARKET", "STOP_MARKET")
+            filled = await next_event("ORDER_TRADE_UPDATE")
+            assert (filled["o"]["x"], filled["o"]["X"], filled["o"]["L"], filled["o"]["z"]) == ("TRADE", "FILLED", "30000.00", "0.010")
+            assert (await next_event("ALGO_UPDATE"))["o"]["X"] == "FINISHED"
+            status, queried = await rest.signed("GET", "/fapi/v1/algoOrder", k, s, symbol=BTC, algoId=algo["algoId"])
+            assert (queried["algoStatus"], queried["actualOrderId"], queried["executedQty"]) == ("FINISHED", str(algo["algoId"]), "0.010")
+            # 0.16 BTC long at 30,000 on a wallet of 197.60 (200 less 2.40 of fees): MM = 0.4% of 0.16 x mark
+            # reaches 80% of the margin balance below 28,909.5 and all of it at 28,880.5
+            await rest.index(BTC, "28900")
+            call = await next_event("MARGIN_CALL")
+            assert (call["p"][0]["s"], call["p"][0]["pa"], call["p"][0]["mt"], call["p"][0]["mm"]) == \
+                (BTC, "0.160", "CROSSED", "18.496000")
+            # nobody bids: the insurance fund takes the position over at the bankruptcy price
+            await rest.index(BTC, "28880")
+            liquidation = await next_event("ORDER_TRADE_UPDATE")
+            while liquidation["o"]["X"] != "FILLED":
+                liquidation = await next_event("ORDER_TRADE_UPDATE")
+            assert (liquidation["o"]["o"], liquidation["o"]["z"], liquidation["o"]["c"][:10]) == ("LIQUIDATION", "0.160", "autoclose-")
+            status, rows = await rest.signed("GET", "/fapi/v2/positionRisk", k, s, symbol=BTC)
+            assert (status, rows[0]["positionAmt"]) == (200, "0.000")  # and the exchange goes on
+            await user.close()
+    run(scenario())

@@ -83,7 +83,7 @@ class Api:
         return self.clock.now_ns() // 1_000_000
 
     # -- the sequencer -------------------------------------------------------------------------
-    def _admit(self, bucket_key: str) -> None:
+    def admit(self, bucket_key: str) -> None:
         if self.pending >= self.options.max_pending:
             raise error(SERVER_BUSY, "Server is currently overloaded with other requests. Please try again in a few minutes.")
         bucket = self.buckets.get(bucket_key)
@@ -100,7 +100,7 @@ class Api:
     async def read(self, fn: Callable[[], Any], bucket_key: str = "") -> Any:
         """fn() run inside the sequencer, in order with the commands."""
         if bucket_key:
-            self._admit(bucket_key)
+            self.admit(bucket_key)
         fut = asyncio.get_running_loop().create_future()
 
         def run() -> None:
@@ -153,13 +153,13 @@ class Api:
         if secret is None:
             raise error(REJECTED_MBX_KEY, "Invalid API-key, IP, or permissions for action: this key has no secret "
                         "(issue a key pair over HTTP to sign requests).")
-        self._admit(f"k{account}")
+        self.admit(f"k{account}")
         return account, verify(query, body, secret, self.wall_ms())
 
     def keyed(self, key: str | None, query: str, body: str) -> tuple[int, Params]:
         """An API-key-only request (the listenKey endpoints)."""
         account, _ = self.api_key_account(key)
-        self._admit(f"k{account}")
+        self.admit(f"k{account}")
         return account, Params(parse_pairs(query) + parse_pairs(body))
 
     def admin(self, key: str | None) -> None:

@@ -129,10 +129,11 @@ class OrderUpdate(NamedTuple):
     status: str
     filled: int
     value: int
+    triggered: bool
 
 
 def update(rec: OrderRecord, execution: str, fill: Fill | None = None) -> OrderUpdate:
-    return OrderUpdate(rec, execution, fill, rec.status, rec.filled, rec.value)
+    return OrderUpdate(rec, execution, fill, rec.status, rec.filled, rec.value, rec.triggered)
 
 
 class PublicTrade(NamedTuple):

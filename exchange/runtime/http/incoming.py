@@ -37,7 +37,7 @@ async def raw_body(request: web.Request) -> str:
 
 async def public(request: web.Request) -> Params:
     api = api_of(request)
-    api._admit(f"ip{request.remote}")
+    api.admit(f"ip{request.remote}")
     return Params(parse_pairs(raw_query(request)))
 
 

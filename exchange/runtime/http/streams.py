@@ -41,7 +41,7 @@ from .binance import shapes
 from .binance import streams as payloads
 from .binance.errors import INVALID_LISTEN_KEY, error
 from .binance.streams import DEPTH_SPEEDS_MS, StreamKey, parse_stream
-from .history import INTERVALS_MIN, History, bucket_start, merge_candles
+from .history import INTERVALS_MIN, History, OrderUpdate, bucket_start, merge_candles
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -50,8 +50,8 @@ if TYPE_CHECKING:
 
 TICK_MS = 100
 KLINE_MS = 250
-ACCOUNT_REASONS = ((FundingPaid, "FUNDING_FEE"), (IsolatedMarginChanged, "MARGIN_TRANSFER"),
-                   (MarginModeSet, "MARGIN_TYPE_CHANGE"))
+ACCOUNT_REASONS: dict[type, str] = {PositionChanged: "ORDER", FundingPaid: "FUNDING_FEE",
+                                    IsolatedMarginChanged: "MARGIN_TRANSFER", MarginModeSet: "MARGIN_TYPE_CHANGE"}
 INTERVAL_NAMES = {m * 60_000: name for name, m in INTERVALS_MIN.items()}
 
 
@@ -336,21 +336,26 @@ class Streams:
             self._publish(name, payload)
             self._publish("!bookTicker", payload)
 
+    def _order_update(self, u: OrderUpdate, ms: int) -> None:
+        """ORDER_TRADE_UPDATE, and for a conditional order ALGO_UPDATE: alone while it waits for its
+        trigger, both when it triggers (the order then starts as NEW) and when the triggered order ends."""
+        rec = u.record
+        inst = self.ex.instruments[rec.symbol]
+        if rec.conditional and (not u.triggered or u.execution == "TRIGGERED"):
+            self._to_user(rec.account, payloads.algo_update(u, inst, ms))
+            if u.execution != "TRIGGERED":
+                return
+            u = u._replace(execution="NEW", status="NEW")
+        self._to_user(rec.account, payloads.order_trade_update(u, inst, ms))
+        if rec.conditional and u.status in ("FILLED", "CANCELED", "EXPIRED"):
+            self._to_user(rec.account, payloads.algo_update(u, inst, ms))
+
     def _user_events(self, events: list, updates: list, ms: int) -> None:
         ex = self.ex
         for u in updates:
-            account = u.record.account
-            if account in self.users:
-                inst = ex.instruments[u.record.symbol]
-                if u.record.conditional and (not u.record.triggered or u.execution == "TRIGGERED" or
-                                             (u.execution in ("CANCELED", "EXPIRED") and u.record.filled == 0
-                                              and not u.record.triggered)):
-                    self._to_user(account, payloads.algo_update(u, inst, ms))
-                    if u.execution != "TRIGGERED":
-                        continue
-                    u = u._replace(execution="NEW")
-                self._to_user(account, payloads.order_trade_update(u, inst, ms))
-        changed: dict[int, tuple[str, int, set[str]]] = {}
+            if u.record.account in self.users:
+                self._order_update(u, ms)
+        changed: dict[int, list] = {}  # account -> [reason (its first event's), balance change, symbols]
         for ev in events:
             t = type(ev)
             account = getattr(ev, "account", -1)
@@ -359,25 +364,20 @@ class Streams:
             if t is LeverageSet:
                 self._to_user(account, payloads.account_config_update(ev.symbol, ev.leverage, ms))
                 continue
-            reason = None
-            if t is PositionChanged:
-                reason = "ORDER"
-            elif t is BalanceChanged:
+            if t is BalanceChanged:
                 reason = ev.reason if ev.reason in ("DEPOSIT", "WITHDRAW") else "ADJUSTMENT"
             else:
-                reason = next((r for cls, r in ACCOUNT_REASONS if t is cls), None)
-            if reason is None:
-                continue
-            old = changed.get(account)
-            symbols = old[2] if old else set()
-            if getattr(ev, "symbol", ""):
-                symbols.add(ev.symbol)
-            delta = (old[1] if old else 0) + (ev.delta_cash if t is BalanceChanged else 0)
-            changed[account] = (old[0] if old else reason, delta, symbols)
+                reason = ACCOUNT_REASONS.get(t)
+                if reason is None:
+                    continue
+            entry = changed.setdefault(account, [reason, 0, set()])
+            if t is BalanceChanged:
+                entry[1] += ev.delta_cash
+            elif ev.symbol:
+                entry[2].add(ev.symbol)
         for account, (reason, delta, symbols) in changed.items():
-            acct = views.account_view(ex, account)
-            rows = views.positions_view(ex, account) or []
-            self._to_user(account, payloads.account_update(reason, acct, delta, [p for p in rows if p["symbol"] in symbols],
+            rows = [p for p in views.positions_view(ex, account) or [] if p["symbol"] in symbols]
+            self._to_user(account, payloads.account_update(reason, views.account_view(ex, account), delta, rows,
                                                            ex.instruments, ms))
 
     def _margin_calls(self, symbol: str, ms: int) -> None:

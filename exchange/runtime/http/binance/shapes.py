@@ -216,12 +216,13 @@ def order(rec: OrderRecord, inst: Instrument) -> dict[str, Any]:
     }
 
 
-def algo_status(rec: OrderRecord) -> str:
-    if not rec.triggered:
-        return {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED"}.get(rec.status, "NEW")
-    if rec.reason.startswith("TRIGGER_REJECTED"):
+def algo_status(status: str, triggered: bool, reason: str = "") -> str:
+    """Binance's algoStatus of a conditional order in the given order status."""
+    if reason.startswith("TRIGGER_REJECTED"):
         return "REJECTED"
-    return "FINISHED" if rec.closed else "TRIGGERED"
+    if not triggered:
+        return status if status in ("CANCELED", "EXPIRED") else "NEW"
+    return "FINISHED" if status in ("FILLED", "CANCELED", "EXPIRED") else "TRIGGERED"
 
 
 def algo_order(rec: OrderRecord, inst: Instrument) -> dict[str, Any]:
@@ -229,7 +230,7 @@ def algo_order(rec: OrderRecord, inst: Instrument) -> dict[str, Any]:
     return {
         "algoId": rec.order_id, "clientAlgoId": rec.client_id, "algoType": "CONDITIONAL", "orderType": rec.type,
         "symbol": rec.symbol, "side": side_name(rec.side), "positionSide": "BOTH", "timeInForce": rec.tif,
-        "quantity": qty(rec.qty, inst), "algoStatus": algo_status(rec), "triggerPrice": px(rec.stop, inst),
+        "quantity": qty(rec.qty, inst), "algoStatus": algo_status(rec.status, rec.triggered, rec.reason), "triggerPrice": px(rec.stop, inst),
         "price": px(rec.price, inst), "icebergQuantity": None, "selfTradePreventionMode": rec.stp,
         "workingType": rec.working_type, "priceMatch": "NONE", "closePosition": False, "priceProtect": False,
         "reduceOnly": rec.reduce_only, "activatePrice": "", "callbackRate": "", "createTime": rec.time_ms,

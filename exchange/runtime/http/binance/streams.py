@@ -108,7 +108,7 @@ def order_trade_update(u: OrderUpdate, inst: Instrument, ms: int) -> dict[str, A
     """The order as it was right after the event (the record itself may have moved on in the same batch)."""
     rec, x, fill = u.record, u.execution, u.fill
     kind = rec.type
-    current = ("MARKET" if kind.endswith("MARKET") else "LIMIT") if rec.triggered else kind
+    current = ("MARKET" if kind.endswith("MARKET") else "LIMIT") if u.triggered else kind
     f: Fill | None = fill
     return {"e": "ORDER_TRADE_UPDATE", "E": ms, "T": ms, "o": {
         "s": rec.symbol, "c": rec.client_id, "S": shapes.side_name(rec.side), "o": current, "f": rec.tif,
@@ -126,7 +126,7 @@ def algo_update(u: OrderUpdate, inst: Instrument, ms: int) -> dict[str, Any]:
     return {"e": "ALGO_UPDATE", "T": ms, "E": ms, "o": {
         "caid": rec.client_id, "aid": rec.order_id, "at": "CONDITIONAL", "o": rec.type, "s": rec.symbol,
         "S": shapes.side_name(rec.side), "ps": "BOTH", "f": rec.tif, "q": shapes.qty(rec.qty, inst),
-        "X": "TRIGGERED" if u.execution == "TRIGGERED" else shapes.algo_status(rec),
+        "X": shapes.algo_status(u.status, u.triggered, rec.reason if u.status == "EXPIRED" else ""),
         "ai": str(rec.order_id) if rec.triggered else "", "ap": _avg(u.value, u.filled, inst),
         "aq": shapes.qty(u.filled, inst), "act": "0", "tp": shapes.px(rec.stop, inst), "p": shapes.px(rec.price, inst),
         "V": rec.stp, "wt": rec.working_type, "pm": "NONE", "cp": False, "pP": False, "R": rec.reduce_only,
