@@ -53,7 +53,7 @@ class ServeOptions:
     truncate_journal_at_damage: bool = False
     speed: float = 1.0
     log_commands: bool = True
-    http: HttpOptions = field(default_factory=lambda: HttpOptions(enabled=False))
+    http: HttpOptions = field(default_factory=lambda: HttpOptions(enabled=False))  # on from a config's [http] table
 
 
 def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]]:

@@ -219,9 +219,8 @@ async def position_mode(request: web.Request) -> web.Response:
 @routes.post("/fapi/v1/positionSide/dual")
 async def set_position_mode(request: web.Request) -> web.Response:
     _, params = await signed(request)
-    if params.boolean("dualSidePosition", None):  # type: ignore[arg-type]
+    if params.enum("dualSidePosition", ("TRUE", "FALSE")) == "TRUE":
         raise error(NOT_SUPPORTED, "Hedge mode is not supported: positions here are one-way (positionSide BOTH).")
-    params.text("dualSidePosition")
     raise error(NO_NEED_TO_CHANGE_POSITION_SIDE)
 
 
@@ -234,9 +233,8 @@ async def asset_mode(request: web.Request) -> web.Response:
 @routes.post("/fapi/v1/multiAssetsMargin")
 async def set_asset_mode(request: web.Request) -> web.Response:
     _, params = await signed(request)
-    if params.boolean("multiAssetsMargin", None):  # type: ignore[arg-type]
+    if params.enum("multiAssetsMargin", ("TRUE", "FALSE")) == "TRUE":
         raise error(NOT_SUPPORTED, "Multi-Assets mode is not supported: USDT is the only margin asset.")
-    params.text("multiAssetsMargin")
     raise error(NO_NEED_TO_CHANGE_ASSET_MODE)
 
 

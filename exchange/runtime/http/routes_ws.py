@@ -67,7 +67,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             conn.wake.set()
         try:
             await asyncio.wait_for(writer, 1.0)
-        except (TimeoutError, ConnectionError):
+        except TimeoutError:
             writer.cancel()
         await ws.close()
     return ws

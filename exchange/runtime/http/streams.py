@@ -21,6 +21,7 @@ import asyncio
 import json
 import secrets
 from collections import deque
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from ...core import views
@@ -102,18 +103,21 @@ class Connection:
                 self.transport.abort()
 
     async def write(self) -> None:
-        """Send the outbox in order until the connection closes; a drop aborts the socket."""
+        """Send the outbox in order until the connection closes (then with a close frame giving the reason)."""
         ws = self.ws
-        while True:
-            await self.wake.wait()
-            self.wake.clear()
-            while self.queue:
-                text = self.queue.popleft()
-                self.queued -= len(text)
-                await ws.send_str(text)
-            if self.closed:
-                await ws.close(code=1008, message=self.dropped.encode()[:120])
-                return
+        try:
+            while True:
+                await self.wake.wait()
+                self.wake.clear()
+                while self.queue:
+                    text = self.queue.popleft()
+                    self.queued -= len(text)
+                    await ws.send_str(text)
+                if self.closed:
+                    await ws.close(code=1008, message=self.dropped.encode()[:120])
+                    return
+        except (ConnectionError, RuntimeError):  # the peer went away: nothing left to send to
+            self.closed = True
 
 
 class ListenKeys:
@@ -307,7 +311,7 @@ class Streams:
         if agg not in self.readers and raw not in self.readers:
             return
         inst = self.ex.instruments[symbol]
-        recent = list(self.history.trades[symbol])[-n:]
+        recent = list(islice(reversed(self.history.trades[symbol]), n))[::-1]
         for t in recent if raw in self.readers else ():
             self._publish(raw, payloads.trade_event(t, inst, ms))
         for group in shapes.aggregate(recent) if agg in self.readers else ():
