@@ -71,12 +71,15 @@ def apply_to_book(book: Book, event: Event, fills: list | None) -> list[int]:
     limit = price if kind == LIMIT else (1 << 61 if side == 0 else 1)
     done: list[int] = []
     if book.crosses(taker.side, limit):
-        matched, _, _ = book.match(taker, limit)
-        for maker, q, p in matched:
+
+        def fill(maker: Order, q: int, p: int) -> tuple[int, int]:
             if fills is not None:
                 fills.append((oid, maker.oid, p, q))
-            if not maker.qty:
+            if q == maker.qty:
                 done.append(maker.oid)
+            return q, 0
+
+        book.match(taker, limit, fill)
     if kind == LIMIT and taker.qty:
         book.add(taker)
     return done

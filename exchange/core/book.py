@@ -3,16 +3,17 @@
 Each price level is a FIFO deque; cancellation is lazy (the order's qty drops to 0 and it is skipped
 when reached), so cancel is O(1) and a level is compacted when dead entries outnumber live ones.
 Price levels are kept in a SortedList per side. Complexity: add O(log L) when it opens a level,
-else O(1); cancel O(1) (+ O(log L) when the level empties); match O(fills + emptied levels * log L).
+else O(1); cancel O(1) (+ O(log L) when the level empties); match O(makers reached + emptied levels * log L).
 """
 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from sortedcontainers import SortedList
 
-from .commands import BUY, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_NONE
+from .commands import BUY, STP_NONE
 
 
 class Order:
@@ -71,10 +72,14 @@ class Level:
 
 NO_BID = 0
 NO_ASK = 1 << 62
+MAKER_OUT = 1  # fill() result flag: the maker's remainder leaves the book
+TAKER_OUT = 2  # fill() result flag: the match ends here
+FillFn = Callable[["Order", int, int], tuple[int, int]]
 
 
 class Book:
-    """One symbol's resting orders. Knows nothing of accounts or margin."""
+    """One symbol's resting orders. Knows nothing of accounts or margin: `match` asks its caller to settle
+    each fill, and the caller decides (margin, reduce-only, self-trade prevention) how much may trade."""
 
     __slots__ = ("symbol", "bids", "asks", "bid_prices", "ask_prices", "best_bid", "best_ask", "orders")
 
@@ -181,58 +186,47 @@ class Book:
             if price == self.best_ask:
                 self.best_ask = self.ask_prices[0] if self.ask_prices else NO_ASK
 
-    def match(self, taker: Order, limit: int) -> tuple[list, list, bool]:
+    def match(self, taker: Order, limit: int, fill: FillFn) -> bool:
         """Match `taker` against the opposite side up to price `limit` (>= 1), in price-time priority.
 
-        Returns (fills, expired_makers, taker_expired): fills are (maker, qty, price), makers updated
-        (one whose qty reaches 0 has left the book); expired_makers were removed by self-trade
-        prevention; taker_expired says STP stopped the taker. taker.qty becomes the remainder.
+        For each maker reached, `fill(maker, qty, price)` (qty: the smaller of the two remainders, the
+        quantities not yet reduced) settles n <= qty lots and returns (n, out). Both orders then lose n
+        lots; `out & MAKER_OUT` takes the maker's remainder off the book (the caller has cancelled it)
+        and `out & TAKER_OUT` ends the match. A return of n < qty must set one of the two. Returns
+        whether the match was ended by TAKER_OUT. O(makers reached + emptied levels x log L).
         """
-        fills: list = []
-        expired: list = []
-        taker_expired = False
-        qty = taker.qty
-        account = taker.account
-        stp = taker.stp
         orders = self.orders
         buy = taker.side == BUY
         if buy:
             levels, prices, best = self.asks, self.ask_prices, self.best_ask
         else:
             levels, prices, best = self.bids, self.bid_prices, self.best_bid
-        while qty and (best <= limit if buy else best >= limit):
+        stopped = False
+        while taker.qty and (best <= limit if buy else best >= limit):
             level = levels[best]
             queue = level.orders
-            while qty and queue:
+            while taker.qty and queue:
                 maker = queue[0]
                 mqty = maker.qty
                 if not mqty:
                     queue.popleft()
                     continue
-                if stp != STP_NONE and maker.account == account:
-                    if stp != STP_EXPIRE_TAKER:
-                        queue.popleft()
-                        del orders[maker.oid]
-                        level.total -= mqty
-                        level.live -= 1
-                        maker.qty = 0
-                        expired.append(maker)
-                    if stp != STP_EXPIRE_MAKER:
-                        taker_expired = True
-                        break
-                    continue
-                t = qty if qty < mqty else mqty
-                fills.append((maker, t, best))
-                qty -= t
-                maker.filled += t
-                level.total -= t
-                if t == mqty:
-                    maker.qty = 0
+                n, out = fill(maker, taker.qty if taker.qty < mqty else mqty, best)
+                if n:
+                    taker.qty -= n
+                    taker.filled += n
+                    maker.filled += n
+                    maker.qty = mqty = mqty - n
+                    level.total -= n
+                if not mqty or out & MAKER_OUT:
                     queue.popleft()
+                    level.total -= mqty
                     level.live -= 1
+                    maker.qty = 0
                     del orders[maker.oid]
-                else:
-                    maker.qty = mqty - t
+                if out & TAKER_OUT:
+                    stopped = True
+                    break
             if not level.live:
                 del levels[best]
                 prices.remove(best)
@@ -240,11 +234,9 @@ class Book:
                     best = self.best_ask = prices[0] if prices else NO_ASK
                 else:
                     best = self.best_bid = prices[-1] if prices else NO_BID
-            if taker_expired:
+            if stopped:
                 break
-        taker.filled += taker.qty - qty
-        taker.qty = qty
-        return fills, expired, taker_expired
+        return stopped
 
     # -- invariants ----------------------------------------------------------------------------
     def check_invariants(self) -> None:

@@ -87,6 +87,7 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         self.next_timer_ts = NEVER  # earliest funding timer of any market (derived, not state)
         self.dirty: dict[int, None] = {}
         self.trim_pending: dict[tuple[int, str], None] = {}
+        self.backing_pending: dict[int, None] = {}  # accounts whose cross wallet may have lost cash
         self.liquidation: LiquidationContext | None = None
         self._events: list = []
         self._settling: set[str] = set()
@@ -109,31 +110,47 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         self.fund.cross_wallet = value
 
     def apply(self, envelope: Envelope) -> list:
-        """Apply one sequenced command; returns the events it caused, in order."""
+        """Apply one sequenced command; returns the events it caused, in order.
+
+        Handlers validate before they mutate, so a bad command is a rejection event. Should a handler
+        raise all the same (a bug), the events so far stand, the command is answered with CommandRejected
+        INTERNAL_ERROR and the exchange carries on: the same journal raises the same way on replay, so
+        events and state hash stay reproducible.
+        """
         seq, ts, _, command = envelope
         events: list = []
         self._events = events
         self.seq = seq
-        if ts > self.ts_ns:
-            self.ts_ns = ts
-            if ts >= self.next_timer_ts:
-                self._advance_time(ts, events)
-        handler = self._handlers.get(type(command))
-        if handler is None:
-            events.append(CommandRejected(-1, type(command).__name__, Reject.INVALID_COMMAND.value,
-                                          f"unknown command {type(command).__name__}"))
-        else:
-            wrong = None if type(command) in SELF_CHECKED else _wrong_field(command)
-            if wrong is None:
-                handler(command, events)
+        name = type(command).__name__
+        try:
+            if ts > self.ts_ns:
+                self.ts_ns = ts
+                if ts >= self.next_timer_ts:
+                    self._advance_time(ts, events)
+            handler = self._handlers.get(type(command))
+            if handler is None:
+                events.append(CommandRejected(-1, name, Reject.INVALID_COMMAND.value, f"unknown command {name}"))
             else:
-                account = command[0] if type(command[0]) is int else -1
-                events.append(CommandRejected(account, type(command).__name__, Reject.INVALID_PARAMETER.value, wrong))
+                wrong = None if type(command) in SELF_CHECKED else _wrong_field(command)
+                if wrong is None:
+                    handler(command, events)
+                else:
+                    account = command[0] if type(command[0]) is int else -1
+                    events.append(CommandRejected(account, name, Reject.INVALID_PARAMETER.value, wrong))
+            if self.backing_pending:
+                self._release_unbacked(events)
+        except Exception as exc:
+            self._settling.clear()
+            self.liquidation = None
+            account = command[0] if isinstance(command, tuple) and command and type(command[0]) is int else -1
+            events.append(CommandRejected(account, name, Reject.INTERNAL_ERROR.value,
+                                          f"internal error in {name}: {type(exc).__name__}"))
         return events
 
     def _after_trades(self, symbol: str, events: list) -> None:
-        """Fire last-price triggers and trim reduce-only orders until nothing more happens."""
-        if (not self.trigger_orders and not self.trim_pending) or symbol in self._settling:
+        """Fire last-price triggers, trim reduce-only orders and cancel orders whose reservation lost its
+        cash, until nothing more happens."""
+        if (not self.trigger_orders and not self.trim_pending and not self.backing_pending) or symbol in self._settling:
             return
         self._settling.add(symbol)
         while True:
@@ -142,6 +159,8 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
                 self._fire_triggers(symbol, "CONTRACT_PRICE", events)
             if self.trim_pending:
                 self._trim_reduce_only(events)
+            if self.backing_pending:
+                self._release_unbacked(events)
             if len(events) == before:
                 break
         self._settling.discard(symbol)

@@ -39,6 +39,7 @@ class Reject(str, Enum):
     IN_LIQUIDATION = "IN_LIQUIDATION"
     INVALID_PARAMETER = "INVALID_PARAMETER"
     INVALID_COMMAND = "INVALID_COMMAND"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
 
     def __str__(self) -> str:
         return self.value

@@ -309,7 +309,7 @@ class Liquidation(_Base):
         return ctx.filled
 
     def _liquidation_fill(self, taker: Order, acct: Account, pos: Position, qty: int, price: int, k: int,
-                          fee: int, events: list) -> None:
+                          events: list) -> None:
         """Settle one fill of a liquidation order (called from the common fill path)."""
         ctx = self.liquidation
         assert ctx is not None, "a liquidation fill outside a liquidation order"
@@ -319,13 +319,8 @@ class Liquidation(_Base):
         trade_value = qty * price * k
         liq_fee = ceil_div(trade_value * inst.liquidation_fee_ppm, PPM)
         if ctx.partial:
-            self._fill_position(acct, pos, taker.side, qty, price, k, 0, events)
             ctx.take(qty)
-            margin = self._bucket_margin_balance(acct, pos)
-            charged = max(0, min(liq_fee, margin))
-            if charged:
-                self._credit_wallet(acct, pos, -charged)
-                self._insurance(pos.symbol, charged, "LIQUIDATION_FEE", acct.id, events)
+            self._fill_position(acct, pos, taker.side, qty, price, k, 0, events, levy=liq_fee)
             return
         value = ctx.take(qty)
         self._fill_position(acct, pos, taker.side, qty, price, k, 0, events, close_value=value)
@@ -336,11 +331,6 @@ class Liquidation(_Base):
         if gain - fee_part:
             self._insurance(pos.symbol, gain - fee_part,
                             "LIQUIDATION_SURPLUS" if gain > 0 else "LIQUIDATION_DEFICIT", acct.id, events)
-
-    def _bucket_margin_balance(self, acct: Account, pos: Position) -> int:
-        if pos.isolated:
-            return pos.isolated_wallet + self._upnl(pos)
-        return acct.cross_wallet + self.cross_totals(acct)[0]
 
     def _insurance(self, symbol: str, delta: int, reason: str, account: int, events: list) -> None:
         self.insurance_fund += delta
@@ -466,4 +456,5 @@ class Liquidation(_Base):
                     self._cover_bad_debt(acct, pos.symbol, -pos.isolated_wallet)
                 else:
                     acct.cross_wallet += pos.isolated_wallet
+                    self._events.append(IsolatedMarginChanged(acct.id, pos.symbol, -pos.isolated_wallet, 0, "RELEASE"))
                 pos.isolated_wallet = 0

@@ -20,6 +20,8 @@ else:
 class Risk(_Base):
     """Mixin of Exchange: margin arithmetic over an account's positions at the current marks."""
 
+    backing_pending: dict[int, None]
+
     def _upnl(self, pos: Position) -> int:
         mark = self.markets[pos.symbol].mark
         return unrealized_pnl(pos.size, pos.cost, mark, self.instruments[pos.symbol].cash_per_tick_lot) if mark else 0
@@ -63,11 +65,25 @@ class Risk(_Base):
         upnl, _, im, _ = self.cross_totals(acct)
         return acct.cross_wallet + min(0, upnl) - im - acct.order_margin
 
+    def _margin_room(self, acct: Account, isolated: bool) -> int:
+        """What new margin may come from: the available balance, or for an isolated position (which draws
+        real cash into its box) the free balance."""
+        return self.free_balance(acct) if isolated else self.available(acct)
+
     def _require_available(self, acct: Account, cost: int, isolated: bool = False) -> None:
-        """An isolated order draws real cash: unrealized profit cannot become isolated margin."""
-        avail = self.free_balance(acct) if isolated else self.available(acct)
-        if cost > avail:
-            raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units of margin; {avail} available")
+        """A new reservation needs margin room and, like every reservation, cash behind it (`backed`)."""
+        room = self._margin_room(acct, isolated)
+        if cost > room:
+            raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units of margin; {room} available")
+        cash = acct.cross_wallet - acct.order_margin
+        if cost > cash:
+            raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units reserved; only {cash} of the "
+                            f"cross wallet is not reserved yet (unrealized profit backs margin, not reservations)")
+
+    @staticmethod
+    def backed(acct: Account) -> bool:
+        """The reservation rule: an account's open orders never reserve more than its cross wallet holds."""
+        return acct.order_margin <= max(0, acct.cross_wallet)
 
     def cross_breached(self, acct: Account) -> tuple[bool, int, int]:
         """(breached, margin balance, maintenance margin x 10**6) of the cross account."""
@@ -91,6 +107,8 @@ class Risk(_Base):
         self.dirty[acct.id] = None
         if pos.reduce_only_orders:
             self.trim_pending[(acct.id, pos.symbol)] = None
+        if acct.order_margin:
+            self.backing_pending[acct.id] = None
 
     def _cover_bad_debt(self, acct: Account, symbol: str, amount: int) -> None:
         """A wallet went below zero: the insurance fund pays it back to zero."""
@@ -103,4 +121,16 @@ class Risk(_Base):
             pos.isolated_wallet += delta
         else:
             acct.cross_wallet += delta
+            if delta < 0 and acct.order_margin:
+                self.backing_pending[acct.id] = None
         self.dirty[acct.id] = None
+
+    def _release_unbacked(self, events: list) -> None:
+        """Enforce the reservation rule (`backed`) on the accounts whose cross wallet may have lost cash:
+        cancel their newest reserving orders until their reservations fit in the wallet again."""
+        pending, self.backing_pending = self.backing_pending, {}
+        for account in pending:
+            acct = self.accounts[account]
+            while not self.backed(acct):
+                order = next(o for o in reversed(acct.orders.values()) if o.reserve)
+                self._cancel_open_order(order, "INSUFFICIENT_MARGIN", events)

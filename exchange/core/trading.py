@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .accounts import Account, Position
-from .book import Book, Order
+from .book import MAKER_OUT, TAKER_OUT, Book, Order
 from .commands import (
-    BUY, FOK, GTX, IOC, MARKET, ORDER_TYPES, SELL, STP_MODES, STP_NONE, TIFS, TRIGGER_TYPES, WORKING_TYPES,
+    BUY, FOK, GTX, IOC, MARKET, ORDER_TYPES, SELL, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER, STP_MODES, STP_NONE, TIFS,
+    TRIGGER_TYPES, WORKING_TYPES,
     AmendOrder, CancelAll, CancelOrder, PlaceOrder,
 )
 from .errors import Reject, Rejection
-from .events import InsuranceFundChanged, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
+from .events import InsuranceFundChanged, IsolatedMarginChanged, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
 from .instruments import Instrument
 from .margin import bankruptcy_price, closing_cost, initial_margin
 from .money import PPM, ceil_div
@@ -28,6 +29,11 @@ _new = tuple.__new__  # builds a NamedTuple event from a ready tuple, skipping i
 
 def _is_int(v: object) -> bool:
     return type(v) is int
+
+
+def _fee_bound(inst: Instrument) -> int:
+    """The fee rate an order reserves for: the higher of maker and taker (it may fill as either)."""
+    return max(inst.maker_fee_ppm, inst.taker_fee_ppm)
 
 
 class Trading(_Base):
@@ -150,8 +156,10 @@ class Trading(_Base):
         raise Rejection(Reject.INSUFFICIENT_MARGIN, f"closing at {limit} ticks would lose more than the margin "
                         f"behind the position (bankruptcy price {edge} ticks)")
 
-    def _order_cost(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int) -> int:
-        """Initial margin + open loss of the part of an order that would open or increase the position."""
+    def _order_cost(self, pos: Position, side: int, qty: int, price: int, k: int, fee_ppm: int) -> int:
+        """What an order of qty at price needs for the part that would open or increase the position:
+        initial margin + open loss + the fee at fee_ppm on that part, each rounded up. The one formula of
+        a reservation (at placement) and of a fill's need (at the fill)."""
         size = pos.size
         if size and (size > 0) != (side > 0):
             qty -= -size if size < 0 else size
@@ -159,8 +167,38 @@ class Trading(_Base):
                 return 0
         mark = self.markets[pos.symbol].mark or price
         loss = side * (price - mark)
-        cost = initial_margin(qty * price * k, pos.leverage)
+        value = qty * price * k
+        cost = initial_margin(value, pos.leverage) + ceil_div(value * fee_ppm, PPM)
         return cost + qty * loss * k if loss > 0 else cost
+
+    def _fillable(self, acct: Account, pos: Position, order: Order, qty: int, price: int, k: int, fee_ppm: int,
+                  held: int, prepaid: int) -> tuple[int, int, str]:
+        """(lots of qty the order may fill now, what they need, why not all of qty).
+
+        A fill may reduce the position only by what is left of it; what opens or extends it needs its
+        margin at this moment (`_order_cost`): within `prepaid` (a taker's reservation, checked in this same
+        command), or within the account's margin room (available, or the free balance for an isolated
+        position) plus `held` (what of a resting order's reservation this fill releases). Short of that,
+        the closing part and as many opening lots as the room pays for.
+        """
+        size = pos.size
+        side = order.side
+        closing = (qty if qty < abs(size) else abs(size)) if size and (size > 0) != (side > 0) else 0
+        if closing == qty or not self.margin_checks:
+            return qty, 0, ""
+        if order.reduce_only:
+            return closing, 0, "REDUCE_ONLY"
+        cost = self._order_cost
+        need = cost(pos, side, qty, price, k, fee_ppm)
+        if need <= prepaid:
+            return qty, need, ""
+        room = max(prepaid, self._margin_room(acct, pos.isolated) + held)
+        if need <= room:
+            return qty, need, ""
+        extra = (qty - closing) * max(0, room) // need  # the need is linear in the lots, but for rounding
+        while extra and cost(pos, side, closing + extra, price, k, fee_ppm) > room:
+            extra -= 1
+        return closing + extra, cost(pos, side, closing + extra, price, k, fee_ppm), "INSUFFICIENT_MARGIN"
 
     # -- placement -----------------------------------------------------------------------------
     def _place(self, cmd: PlaceOrder, events: list, oid: int = 0) -> None:
@@ -190,7 +228,7 @@ class Trading(_Base):
             cost = 0
             if self.margin_checks and not cmd.reduce_only and not conditional:
                 est = limit if kind != MARKET else (book.best_ask if side == BUY else book.best_bid)
-                cost = self._order_cost(acct, pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot)
+                cost = self._order_cost(pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot, _fee_bound(inst))
                 if cost:
                     self._check_position_limit(inst, pos, side * cmd.qty_lots, est)
                     self._require_available(acct, cost, pos.isolated)
@@ -204,7 +242,7 @@ class Trading(_Base):
             self._arm_trigger(order, acct, pos)
             return
         self._execute(order, acct, pos, inst, book, limit, cost, events)
-        if self.trigger_orders or self.trim_pending:
+        if self.trigger_orders or self.trim_pending or self.backing_pending:
             self._after_trades(inst.symbol, events)
 
     def _new_order(self, cmd: PlaceOrder, oid: int = 0) -> Order:
@@ -216,74 +254,103 @@ class Trading(_Base):
                      cmd.client_order_id, cmd.stop_price_ticks, cmd.working_type)
 
     def _execute(self, order: Order, acct: Account, pos: Position, inst: Instrument, book: Book, limit: int,
-                 cost: int, events: list, fee_ppm: int | None = None) -> list:
-        """Match an accepted order, settle its fills, then rest or expire the remainder."""
+                 cost: int, events: list, fee_ppm: int | None = None) -> None:
+        """Match an accepted order, settling each fill as it happens, then rest or expire the remainder.
+
+        `cost` is the order's reservation, checked against the account in this command: the taker's
+        fills draw on it first. Every maker and the taker are re-checked at each fill (`_fillable`): a
+        maker that may not fill all it is offered fills its closing part and is cancelled, and matching
+        goes on with the next one; a taker that may not stops there.
+        """
         symbol = inst.symbol
-        fills: list = []
         orig = order.qty
-        if (limit >= book.best_ask) if order.side == BUY else (limit <= book.best_bid):
-            fills, expired, taker_expired = book.match(order, limit)
-            for maker in expired:
-                self._forget_order(maker, "STP", events)
-            if fills:
-                self._settle_fills(order, acct, pos, inst, fills, events, fee_ppm)
-        else:
-            taker_expired = False
+        stop = ""
+        if book.crosses(order.side, limit):
+            k = inst.cash_per_tick_lot
+            taker_ppm = inst.taker_fee_ppm if fee_ppm is None else fee_ppm
+            maker_ppm = inst.maker_fee_ppm
+            accounts = self.accounts
+            user = order.origin == "user"
+            stp = order.stp
+            budget = cost
+
+            def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
+                nonlocal stop, budget
+                if stp != STP_NONE and maker.account == order.account:
+                    out = 0
+                    if stp != STP_EXPIRE_TAKER:
+                        self._forget_order(maker, "STP", events)
+                        out = MAKER_OUT
+                    if stp != STP_EXPIRE_MAKER:
+                        stop = "STP"
+                        out |= TAKER_OUT
+                    return 0, out
+                macct = accounts[maker.account]
+                mpos = macct.positions[symbol]
+                held = maker.reserve if qty == maker.qty else maker.reserve * qty // maker.qty
+                n, _, maker_why = self._fillable(macct, mpos, maker, qty, price, k, maker_ppm, held, 0)
+                out = MAKER_OUT if n < qty else 0
+                if user and n:
+                    t, need, why = self._fillable(acct, pos, order, n, price, k, taker_ppm, 0, budget)
+                    budget = max(0, budget - need)
+                    if t < n:
+                        n, out, stop = t, TAKER_OUT, why
+                if n:
+                    self._settle_fill(order, acct, pos, maker, macct, mpos, n, price, k, taker_ppm, maker_ppm,
+                                      events)
+                if out & MAKER_OUT:
+                    self._forget_order(maker, maker_why, events, maker.qty - n)
+                return n, out
+
+            book.match(order, limit, fill)
         if order.qty:
-            if order.tif in ("GTC", GTX) and not taker_expired and order.origin == "user":
+            if order.tif in ("GTC", GTX) and not stop and order.origin == "user":
                 order.reserve = ceil_div(cost * order.qty, orig) if cost else 0
                 self._track_order(acct, pos, order)
                 book.add(order)
             else:
-                if taker_expired:
-                    reason = "STP"
+                if stop:
+                    reason = stop
                 elif order.order_type == MARKET:
                     reason = "MARKET_BAND" if (book.has_ask() if order.side == BUY else book.has_bid()) else "NO_LIQUIDITY"
                 else:
                     reason = order.tif
                 events.append(OrderCancelled(order.account, symbol, order.oid, order.side, order.price, order.qty, reason))
-        return fills
 
-    def _settle_fills(self, taker: Order, acct: Account, pos: Position, inst: Instrument, fills: list,
-                      events: list, fee_ppm: int | None) -> None:
-        k = inst.cash_per_tick_lot
-        symbol = inst.symbol
-        taker_ppm = inst.taker_fee_ppm if fee_ppm is None else fee_ppm
-        maker_ppm = inst.maker_fee_ppm
+    def _settle_fill(self, taker: Order, acct: Account, pos: Position, maker: Order, macct: Account,
+                     mpos: Position, qty: int, price: int, k: int, taker_ppm: int, maker_ppm: int,
+                     events: list) -> None:
+        """One trade of qty at price: the Trade event, the maker's reservation released in proportion (all of
+        it when it fills up), then both positions and wallets. Quantities are the orders' before the fill."""
+        value = qty * price * k
+        taker_fee = -((-value * taker_ppm) // PPM)
+        maker_fee = -((-value * maker_ppm) // PPM)
+        trade_id = self.next_trade_id
+        self.next_trade_id = trade_id + 1
         side = taker.side
-        accounts = self.accounts
-        liquidation = taker.origin != "user"
-        last = 0
-        for maker, qty, price in fills:
-            value = qty * price * k
-            taker_fee = -((-value * taker_ppm) // PPM)
-            maker_fee = -((-value * maker_ppm) // PPM)
-            trade_id = self.next_trade_id
-            self.next_trade_id = trade_id + 1
-            events.append(_new(Trade, (symbol, trade_id, price, qty, side, taker.account, taker.oid, maker.account,
-                                       maker.oid, taker_fee, maker_fee, liquidation)))
-            macct = accounts[maker.account]
-            mpos = macct.positions[symbol]
-            if maker.reserve:
-                release = maker.reserve if not maker.qty else maker.reserve * qty // (maker.qty + qty)
-                maker.reserve -= release
-                macct.order_margin -= release
-            if not maker.qty:
-                self._untrack_order(macct, mpos, maker)
-            self._fill_position(macct, mpos, -side, qty, price, k, maker_fee, events)
-            if taker.origin == "liquidation":
-                self._liquidation_fill(taker, acct, pos, qty, price, k, taker_fee, events)
-            else:
-                self._fill_position(acct, pos, side, qty, price, k, taker_fee, events)
-            last = price
-        self.markets[symbol].last = last
+        symbol = taker.symbol
+        events.append(_new(Trade, (symbol, trade_id, price, qty, side, taker.account, taker.oid, maker.account,
+                                   maker.oid, taker_fee, maker_fee, taker.origin != "user")))
+        if qty == maker.qty:
+            self._untrack_order(macct, mpos, maker)
+        elif maker.reserve:
+            release = maker.reserve * qty // maker.qty
+            maker.reserve -= release
+            macct.order_margin -= release
+        self._fill_position(macct, mpos, -side, qty, price, k, maker_fee, events)
+        if taker.origin == "liquidation":
+            self._liquidation_fill(taker, acct, pos, qty, price, k, events)
+        else:
+            self._fill_position(acct, pos, side, qty, price, k, taker_fee, events)
+        self.markets[symbol].last = price
 
     def _fill_position(self, acct: Account, pos: Position, side: int, qty: int, price: int, k: int, fee: int,
-                       events: list, close_value: int | None = None) -> int:
+                       events: list, close_value: int | None = None, levy: int = 0) -> int:
         """Apply a fill to a position and its wallet; returns the realized PnL.
 
         close_value, when given, replaces qty*price*k as the value of the closing part (a liquidation
-        settles the liquidated account at the bankruptcy price).
+        settles the liquidated account at the bankruptcy price). levy: a partial liquidation's fee, paid to
+        the insurance fund from what the closed lots leave (isolated) or from the margin balance (cross).
         """
         size = pos.size
         self.fees_collected += fee
@@ -303,53 +370,74 @@ class Trading(_Base):
             pos.size = size + side * opened
         if pos.mode == "CROSS":
             acct.cross_wallet += realized - fee
+            levied = max(0, min(levy, acct.cross_wallet + self.cross_totals(acct)[0])) if levy else 0
+            acct.cross_wallet -= levied
             wallet = acct.cross_wallet
         else:
-            wallet = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee,
-                                           close_value is None)
+            levied = self._settle_isolated(acct, pos, closed, opened, size, price, k, realized, fee,
+                                           close_value is None, levy)
+            wallet = pos.isolated_wallet
         events.append(_new(PositionChanged, (acct.id, pos.symbol, pos.size, pos.cost, realized, wallet)))
+        if levied:
+            self._insurance(pos.symbol, levied, "PARTIAL_LIQUIDATION_FEE", acct.id, events)
         if realized and acct is self.fund:
             events.append(InsuranceFundChanged(pos.symbol, realized, wallet, "FUND_POSITION_PNL", acct.id))
         self._position_changed(acct, pos, size)
         return realized
 
     def _settle_isolated(self, acct: Account, pos: Position, closed: int, opened: int, size_after_close: int,
-                         price: int, k: int, realized: int, fee: int, release_margin: bool = True) -> int:
-        """Isolated wallet: realize PnL, release margin in proportion to what closed, draw IM on opening.
-        A close settled at the bankruptcy price (release_margin False) releases nothing until flat."""
-        wallet = pos.isolated_wallet + realized - (0 if opened else fee)
-        if wallet < 0:  # a loss beyond the box: the insurance fund pays it, the cross wallet is untouched
-            self._cover_bad_debt(acct, pos.symbol, -wallet)
+                         price: int, k: int, realized: int, fee: int, release_margin: bool, levy: int) -> int:
+        """The box (isolated wallet) after a fill; returns what of `levy` it paid.
+
+        The fill's PnL and fee are the box's. The closed lots' share of the margin, net of their PnL and
+        fee, returns to the cross wallet less the levy (which it bounds), so what stays open keeps its
+        margin and its bankruptcy price; a close settled at the bankruptcy price (release_margin False)
+        releases nothing until flat. Opening draws the new lots' initial margin and their part of the fee
+        from the cross wallet (a fill that opens was checked to have it). A loss beyond the box is the
+        insurance fund's, never the cross wallet's. Moves between the wallets are IsolatedMarginChanged
+        events (RELEASE, OPEN).
+        """
+        events = self._events
+        symbol = pos.symbol
+        fee_open = fee * opened // (closed + opened)
+        box = pos.isolated_wallet
+        wallet = box + realized - (fee - fee_open)
+        if wallet < 0:
+            self._cover_bad_debt(acct, symbol, -wallet)
             wallet = 0
+        levied = 0
         if closed:
             if size_after_close == 0:
                 release = wallet
+            elif release_margin:
+                share = box * closed // (closed + abs(size_after_close))
+                release = max(0, share + wallet - box)
+                levied = min(levy, release)
+                release -= levied
+                wallet -= levied
             else:
-                # the closed lots' share of the margin, net of their PnL: the rest keeps its bankruptcy price
-                share = pos.isolated_wallet * closed // (closed + abs(size_after_close))
-                release = max(0, share + wallet - pos.isolated_wallet) if release_margin else 0
-            wallet -= release
-            acct.cross_wallet += release
+                release = 0
+            if release:
+                wallet -= release
+                acct.cross_wallet += release
+                events.append(IsolatedMarginChanged(acct.id, symbol, -release, wallet, "RELEASE"))
         if opened:
-            draw = initial_margin(opened * price * k, pos.leverage) + fee
-            acct.cross_wallet -= draw
-            wallet += draw - fee
-            # isolated margin is real cash: what the cross wallet lacks (a fill above a sell's limit, a fee,
-            # IM rounding beyond the order's reserve) stays out of the new margin, never a cross debt
-            short = min(-acct.cross_wallet, wallet)
-            if short > 0:
-                wallet -= short
-                acct.cross_wallet += short
+            margin = initial_margin(opened * price * k, pos.leverage)
+            acct.cross_wallet -= margin + fee_open
+            events.append(IsolatedMarginChanged(acct.id, symbol, margin + fee_open, wallet + margin + fee_open, "OPEN"))
+            wallet += margin
         pos.isolated_wallet = wallet
-        return wallet
+        return levied
 
     # -- cancel / amend ------------------------------------------------------------------------
-    def _forget_order(self, order: Order, reason: str, events: list) -> None:
-        """Bookkeeping after an order left the book or trigger list: release its reserve and emit."""
+    def _forget_order(self, order: Order, reason: str, events: list, remaining: int | None = None) -> None:
+        """Bookkeeping after an order left the book or trigger list: release its reserve and emit.
+        `remaining`: the lots cancelled, when the order's own counts are not yet up to date (a fill)."""
         acct = self.accounts[order.account]
         self._untrack_order(acct, acct.positions[order.symbol], order)
         events.append(_new(OrderCancelled, (order.account, order.symbol, order.oid, order.side, order.price,
-                                            order.orig_qty - order.filled, reason)))
+                                            order.orig_qty - order.filled if remaining is None else remaining,
+                                            reason)))
 
     def _cancel_open_order(self, order: Order, reason: str, events: list) -> None:
         if order.order_type in TRIGGER_TYPES:
@@ -405,7 +493,7 @@ class Trading(_Base):
             pos = acct.positions[cmd.symbol]
             cost = 0
             if self.margin_checks and not order.reduce_only:
-                cost = self._order_cost(acct, pos, order.side, qty, price, inst.cash_per_tick_lot)
+                cost = self._order_cost(pos, order.side, qty, price, inst.cash_per_tick_lot, _fee_bound(inst))
                 if cost > order.reserve:
                     self._require_available(acct, cost - order.reserve, pos.isolated)
         except Rejection as r:

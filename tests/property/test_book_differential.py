@@ -1,7 +1,9 @@
 """Differential test: the fast Book against a deliberately simple reference book (a list, linear scans).
 
 Both see the same stream of limit adds (matched first, the rest rests), cancels, market orders and
-in-place reductions; fills, self-trade expiries and the depth of both sides must agree after every step.
+in-place reductions, with one deterministic caller deciding each fill as the engine would (fill all,
+part, none; take the maker out; stop the taker): fills, makers taken out, stops and the depth of both
+sides must agree after every step.
 """
 
 from __future__ import annotations
@@ -12,8 +14,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.core.book import NO_ASK, Book, Order
-from exchange.core.commands import BUY, SELL, STP_MODES, STP_NONE
+from exchange.core.book import MAKER_OUT, NO_ASK, TAKER_OUT, Book, Order
+from exchange.core.commands import BUY, SELL
+
+POLICIES = (0, 1, 2)  # how often the caller refuses: never, sometimes, often
+
+
+def decide(policy: int, taker: int, maker: int, qty: int) -> tuple[int, int]:
+    """The caller's answer for one fill, a pure function of the ids: (lots settled, out flags)."""
+    if not policy:
+        return qty, 0
+    h = (taker * 7919 + maker * 104_729) % (12 if policy == 1 else 5)
+    return {0: (0, MAKER_OUT), 1: (qty // 2, MAKER_OUT), 2: (qty // 2, TAKER_OUT),
+            3: (0, MAKER_OUT | TAKER_OUT)}.get(h, (qty, 0))
 
 
 class ReferenceBook:
@@ -45,27 +58,25 @@ class ReferenceBook:
         price = min(o["price"] for o in makers) if side == BUY else max(o["price"] for o in makers)
         return next(o for o in makers if o["price"] == price)
 
-    def match(self, account, side, qty, limit, stp):
-        fills, expired, taker_expired = [], [], False
+    def match(self, taker, side, qty, limit, policy):
+        fills, out_makers, stopped = [], [], False
         while qty:
             maker = self.best(side)
             if maker is None or (maker["price"] > limit if side == BUY else maker["price"] < limit):
                 break
-            if stp != STP_NONE and maker["account"] == account:
-                if stp in ("EXPIRE_MAKER", "EXPIRE_BOTH"):
-                    self.orders.remove(maker)
-                    expired.append(maker["oid"])
-                if stp in ("EXPIRE_TAKER", "EXPIRE_BOTH"):
-                    taker_expired = True
-                    break
-                continue
-            take = min(qty, maker["qty"])
-            fills.append((maker["oid"], take, maker["price"]))
-            qty -= take
-            maker["qty"] -= take
-            if not maker["qty"]:
+            n, out = decide(policy, taker, maker["oid"], min(qty, maker["qty"]))
+            if n:
+                fills.append((maker["oid"], n, maker["price"]))
+            qty -= n
+            maker["qty"] -= n
+            if not maker["qty"] or out & MAKER_OUT:
                 self.orders.remove(maker)
-        return fills, expired, taker_expired, qty
+                if maker["qty"]:
+                    out_makers.append(maker["oid"])
+            if out & TAKER_OUT:
+                stopped = True
+                break
+        return fills, out_makers, stopped, qty
 
     def depth(self, side):
         levels: dict[int, int] = {}
@@ -84,27 +95,35 @@ class Pair:
         self.next_id = 1
         self.live: list[int] = []
 
-    def _taker(self, account, side, qty, limit, stp, rest):
+    def _taker(self, account, side, qty, limit, policy, rest):
         oid = self.next_id
         self.next_id += 1
         taker = Order(oid, account, side, limit, qty, oid)
-        taker.stp = stp
-        fast = self.fast.match(taker, limit) if self.fast.crosses(side, limit) else ([], [], False)
-        got = ([(m.oid, q, p) for m, q, p in fast[0]], [m.oid for m in fast[1]], fast[2], taker.qty)
-        want = self.ref.match(account, side, qty, limit, stp)
+        fills, out_makers = [], []
+
+        def fill(maker: Order, n: int, price: int) -> tuple[int, int]:
+            n, out = decide(policy, oid, maker.oid, n)
+            if n:
+                fills.append((maker.oid, n, price))
+            if out & MAKER_OUT and maker.qty > n:
+                out_makers.append(maker.oid)
+            return n, out
+
+        stopped = self.fast.match(taker, limit, fill) if self.fast.crosses(side, limit) else False
+        got = (fills, out_makers, stopped, taker.qty)
+        want = self.ref.match(oid, side, qty, limit, policy)
         assert got == want, f"taker {oid}: fast {got} != reference {want}"
-        gone = {m.oid for m, _, _ in fast[0] if not m.qty} | set(got[1])
-        self.live = [o for o in self.live if o not in gone]
-        if rest and taker.qty and not taker_expired(fast):
+        self.live = [o for o in self.live if o in self.fast.orders]
+        if rest and taker.qty and not stopped:
             self.fast.add(taker)
             self.ref.add(oid, account, side, limit, taker.qty)
             self.live.append(oid)
 
-    def limit(self, account, side, price, qty, stp=STP_NONE):
-        self._taker(account, side, qty, price, stp, rest=True)
+    def limit(self, account, side, price, qty, policy=0):
+        self._taker(account, side, qty, price, policy, rest=True)
 
-    def market(self, account, side, qty, stp=STP_NONE):
-        self._taker(account, side, qty, NO_ASK - 1 if side == BUY else 1, stp, rest=False)
+    def market(self, account, side, qty, policy=0):
+        self._taker(account, side, qty, NO_ASK - 1 if side == BUY else 1, policy, rest=False)
 
     def cancel(self, pick: int):
         oid = self.live.pop(pick % len(self.live)) if self.live and pick >= 0 else self.next_id + 1000
@@ -129,23 +148,19 @@ class Pair:
         assert len(self.fast.orders) == len(self.ref.orders)
 
 
-def taker_expired(result) -> bool:
-    return result[2]
-
-
 def random_stream(pair: Pair, rng: random.Random, steps: int, mid: int = 1_000) -> None:
     for _ in range(steps):
         r = rng.random()
         account = rng.randint(1, 3)
         side = rng.choice((BUY, SELL))
-        stp = rng.choice(STP_MODES) if rng.random() < 0.3 else STP_NONE
+        policy = rng.choice(POLICIES) if rng.random() < 0.3 else 0
         if r < 0.55:
             # mostly passive, some marketable: within +-20 ticks of mid, skewed away from the touch
-            pair.limit(account, side, mid - side * rng.randint(-5, 20), rng.randint(1, 20), stp)
+            pair.limit(account, side, mid - side * rng.randint(-5, 20), rng.randint(1, 20), policy)
         elif r < 0.85:
             pair.cancel(rng.randrange(1 << 30) if rng.random() < 0.95 else -1)
         elif r < 0.95:
-            pair.market(account, side, rng.randint(1, 60), stp)
+            pair.market(account, side, rng.randint(1, 60), policy)
         else:
             pair.reduce(rng.randrange(1 << 30), rng.random())
         if rng.random() < 0.01:
@@ -170,9 +185,9 @@ def test_fast_book_matches_reference_long_runs(seed):
 
 op = st.one_of(
     st.tuples(st.just("limit"), st.integers(1, 3), st.sampled_from((BUY, SELL)), st.integers(990, 1010),
-              st.integers(1, 12), st.sampled_from(STP_MODES)),
+              st.integers(1, 12), st.sampled_from(POLICIES)),
     st.tuples(st.just("market"), st.integers(1, 3), st.sampled_from((BUY, SELL)), st.integers(1, 40),
-              st.sampled_from(STP_MODES)),
+              st.sampled_from(POLICIES)),
     st.tuples(st.just("cancel"), st.integers(-1, 1000)),
     st.tuples(st.just("reduce"), st.integers(0, 1000), st.floats(0, 1)),
 )
@@ -193,6 +208,6 @@ def test_reference_book_itself_follows_price_time_priority():
     ref.add(1, 1, SELL, 101, 2)
     ref.add(2, 1, SELL, 100, 1)
     ref.add(3, 2, SELL, 101, 5)
-    assert ref.match(9, BUY, 6, 101, STP_NONE) == ([(2, 1, 100), (1, 2, 101), (3, 3, 101)], [], False, 0)
-    assert ref.match(9, BUY, 6, 100, STP_NONE) == ([], [], False, 6)
+    assert ref.match(9, BUY, 6, 101, 0) == ([(2, 1, 100), (1, 2, 101), (3, 3, 101)], [], False, 0)
+    assert ref.match(9, BUY, 6, 100, 0) == ([], [], False, 6)
     assert ref.depth(SELL) == [(101, 2)]

@@ -14,7 +14,7 @@ from hypothesis.stateful import (
 
 from exchange.config import load_config
 from exchange.core import Exchange
-from exchange.core.book import NO_ASK, NO_BID, Book, Order
+from exchange.core.book import MAKER_OUT, NO_ASK, NO_BID, Book, Order
 from exchange.core.commands import (
     BUY, CONTRACT_PRICE, MARK_PRICE, SELL, STP_MODES, AmendOrder, CancelAll, CancelOrder, IndexPrice, PlaceOrder,
 )
@@ -35,27 +35,36 @@ class BookMachine(RuleBasedStateMachine):
         self.matched = 0
         self.added = 0
 
-    def _order(self, account, side, price, qty, stp="NONE") -> Order:
+    def _order(self, account, side, price, qty) -> Order:
         o = Order(self.next_id, account, side, price, qty, self.next_id)
-        o.stp = stp
         self.next_id += 1
         return o
 
-    def _take(self, taker: Order, limit: int) -> None:
+    def _take(self, taker: Order, limit: int, refuse_own: bool = False) -> None:
+        """Match; with refuse_own, the caller takes out the taker's own makers (as EXPIRE_MAKER would)."""
         before = taker.qty
-        fills, expired, _ = self.book.match(taker, limit)
+        fills, out = [], []
+
+        def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
+            if refuse_own and maker.account == taker.account:
+                out.append(maker)
+                return 0, MAKER_OUT
+            fills.append((maker, qty, price))
+            return qty, 0
+
+        self.book.match(taker, limit, fill)
         prices = [p for _, _, p in fills]
         assert prices == sorted(prices, reverse=taker.side == SELL), "fills must walk away from the touch"
         assert all((p <= limit) if taker.side == BUY else (p >= limit) for p in prices)
         assert sum(q for _, q, _ in fills) == before - taker.qty
-        assert all(m.qty == 0 for m in expired)
+        assert all(m.qty == 0 and m.oid not in self.book.orders for m in out)
         self.matched += before - taker.qty
 
     @rule(account=st.integers(1, 3), side=SIDES, price=st.integers(95, 105), qty=st.integers(1, 9),
-          stp=st.sampled_from(STP_MODES))
-    def limit(self, account, side, price, qty, stp):
-        o = self._order(account, side, price, qty, stp)
-        self._take(o, price)
+          refuse_own=st.booleans())
+    def limit(self, account, side, price, qty, refuse_own):
+        o = self._order(account, side, price, qty)
+        self._take(o, price, refuse_own)
         if o.qty and not self.book.crosses(side, price):
             self.book.add(o)
             self.added += 1

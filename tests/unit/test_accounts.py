@@ -193,18 +193,23 @@ def test_partial_close_of_an_isolated_position_keeps_its_bankruptcy_price():
     assert (pos.cost - pos.isolated_wallet) // pos.size == 900 * USDT
 
 
-def test_opening_fee_never_leaves_the_cross_wallet_negative():
-    """All 100 USDT reserved for a resting isolated buy (IM at 10x of 10 @ 100); the 0.02% maker fee
-    (0.2) is taken from the new isolated margin instead of pushing the cross wallet below zero."""
+def test_an_isolated_order_reserves_its_fee_and_opens_with_its_whole_margin():
+    """A buy of 10 @ 100 at 10x isolated needs IM 100 + the 0.02% fee 0.2. With only 100 USDT it is
+    rejected (it would open with less than its margin); with 100.2 it rests, and filled as maker the box
+    holds exactly its initial margin, 100, with the cross wallet at 0."""
     d = Driver([whole_unit_instrument("TST", maker_fee="0.0002")])
     d.account(1, 100, TST=("ISOLATED", 10))
+    d.account(2, 100, 200_000, TST=("ISOLATED", 10))
     d.account(9, 100_000)
     d.index("TST", 100)
-    assert not rejected(d.limit(1, "TST", BUY, 10, 100))
-    assert d.ex.available(d.ex.accounts[1]) == 0
-    d.limit(9, "TST", SELL, 10, 100, tif="IOC")
-    acct = d.ex.accounts[1]
-    assert (acct.cross_wallet, acct.positions["TST"].isolated_wallet) == (0, 100 * USDT - 200_000)
+    assert codes(d.limit(1, "TST", BUY, 10, 100)) == ["INSUFFICIENT_MARGIN"]
+    assert not rejected(d.limit(2, "TST", BUY, 10, 100))
+    assert d.ex.accounts[2].order_margin == 100 * USDT + 200_000
+    events = d.limit(9, "TST", SELL, 10, 100, tif="IOC")
+    acct = d.ex.accounts[2]
+    assert (acct.cross_wallet, acct.positions["TST"].isolated_wallet) == (0, 100 * USDT)
+    assert of(events, "IsolatedMarginChanged") == [IsolatedMarginChanged(2, "TST", 100 * USDT + 200_000,
+                                                                         100 * USDT + 200_000, "OPEN")]
 
 
 def test_lowering_leverage_re_reserves_the_margin_of_open_orders():
@@ -236,13 +241,16 @@ def test_isolated_margin_is_real_cash_not_unrealized_profit():
     assert (acct.cross_wallet, acct.positions["ALT"].isolated_wallet) == (200 * USDT, 800 * USDT)
 
 
-def test_a_sell_filled_above_its_limit_never_puts_the_cross_wallet_in_debt():
-    """Isolated 1x: a sell of 10 @ 96 is checked at 960 of margin; it fills at the bid 104, where the
-    margin would be 1,040. The 40 the cross wallet lacks stays out of the isolated wallet."""
+def test_a_sell_filled_above_its_limit_needs_the_margin_of_its_fill_price():
+    """Isolated 1x: a sell of 10 @ 96 reserves 960 of margin + 40 of open loss (mark 100), all 1,000 of
+    the wallet. It meets the bid at 104, where 10 lots need 1,040 of margin: 9 of them (936) fill, the
+    last is cancelled (INSUFFICIENT_MARGIN), and the box holds the whole initial margin of what is open."""
     d = market(ALT=("ISOLATED", 1))
     d.limit(9, "ALT", BUY, 10, 104)
-    assert not rejected(d.limit(1, "ALT", SELL, 10, 96))
+    events = d.limit(1, "ALT", SELL, 10, 96)
+    assert not rejected(events)
+    assert [(e.remaining_lots, e.reason) for e in of(events, "OrderCancelled")] == [(1, "INSUFFICIENT_MARGIN")]
     acct = d.ex.accounts[1]
     pos = acct.positions["ALT"]
-    assert (pos.size, pos.cost) == (-10, -1_040 * USDT)
-    assert (acct.cross_wallet, pos.isolated_wallet) == (0, 1_000 * USDT)
+    assert (pos.size, pos.cost) == (-9, -936 * USDT)
+    assert (acct.cross_wallet, pos.isolated_wallet) == (64 * USDT, 936 * USDT)

@@ -1,20 +1,19 @@
-"""The order book alone: price-time priority, depth, lazy cancellation, reduce, self-trade prevention."""
+"""The order book alone: price-time priority, depth, lazy cancellation, reduce, and the fill protocol by
+which the caller settles each fill (and may take a maker off the book or stop the taker)."""
 
 from __future__ import annotations
 
 import pytest
 
-from exchange.core.book import NO_ASK, NO_BID, Book, Order
-from exchange.core.commands import BUY, SELL, STP_EXPIRE_BOTH, STP_EXPIRE_MAKER, STP_EXPIRE_TAKER
+from exchange.core.book import MAKER_OUT, NO_ASK, NO_BID, TAKER_OUT, Book, Order
+from exchange.core.commands import BUY, SELL
 
 _next = iter(range(1, 1 << 30))
 
 
-def order(side: int, price: int, qty: int, account: int = 1, stp: str = "NONE") -> Order:
+def order(side: int, price: int, qty: int, account: int = 1) -> Order:
     n = next(_next)
-    o = Order(n, account, side, price, qty, n)
-    o.stp = stp
-    return o
+    return Order(n, account, side, price, qty, n)
 
 
 def book_with(*orders: Order) -> Book:
@@ -25,8 +24,16 @@ def book_with(*orders: Order) -> Book:
     return b
 
 
-def fills_of(result) -> list[tuple[int, int, int]]:
-    return [(m.oid, q, p) for m, q, p in result[0]]
+def take(book: Book, taker: Order, limit: int) -> list[tuple[int, int, int]]:
+    """Match with every fill accepted; returns the fills as (maker oid, qty, price)."""
+    fills: list[tuple[int, int, int]] = []
+
+    def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
+        fills.append((maker.oid, qty, price))
+        return qty, 0
+
+    assert not book.match(taker, limit, fill)
+    return fills
 
 
 def test_empty_book_has_sentinels():
@@ -60,8 +67,7 @@ def test_match_walks_levels_in_price_then_time_order():
     a1, a2, a3, a4 = order(SELL, 101, 2), order(SELL, 101, 3), order(SELL, 102, 4), order(SELL, 104, 9)
     b = book_with(a3, a1, a2, a4)
     taker = order(BUY, 0, 8, account=2)
-    result = b.match(taker, 103)
-    assert fills_of(result) == [(a1.oid, 2, 101), (a2.oid, 3, 101), (a3.oid, 3, 102)]
+    assert take(b, taker, 103) == [(a1.oid, 2, 101), (a2.oid, 3, 101), (a3.oid, 3, 102)]
     assert taker.qty == 0 and taker.filled == 8
     assert a3.qty == 1 and a3.filled == 3
     assert b.depth(SELL) == [(102, 1), (104, 9)] and b.best_ask == 102
@@ -71,8 +77,7 @@ def test_match_walks_levels_in_price_then_time_order():
 def test_match_stops_at_limit_and_leaves_remainder():
     b = book_with(order(BUY, 100, 2), order(BUY, 98, 5))
     taker = order(SELL, 0, 10, account=2)
-    result = b.match(taker, 99)
-    assert [(q, p) for _, q, p in result[0]] == [(2, 100)]
+    assert [(q, p) for _, q, p in take(b, taker, 99)] == [(2, 100)]
     assert taker.qty == 8 and taker.filled == 2
     assert b.best_bid == 98
     b.check_invariants()
@@ -85,7 +90,7 @@ def test_cancel_is_lazy_but_invisible():
     assert b.cancel(a2.oid) is None
     assert b.level_qty(SELL, 101) == 6
     taker = order(BUY, 0, 5, account=2)
-    assert fills_of(b.match(taker, 101)) == [(a1.oid, 2, 101), (a3.oid, 3, 101)]
+    assert take(b, taker, 101) == [(a1.oid, 2, 101), (a3.oid, 3, 101)]
     b.check_invariants()
 
 
@@ -108,7 +113,7 @@ def test_many_cancels_compact_a_level_and_keep_fifo():
     assert len(b.bids[100].orders) < 100  # compacted
     b.check_invariants()
     taker = order(SELL, 0, 10, account=2)
-    assert [m.oid for m, _, _ in b.match(taker, 100)[0]] == [o.oid for o in orders[90:]]
+    assert [oid for oid, _, _ in take(b, taker, 100)] == [o.oid for o in orders[90:]]
     assert not b.has_bid()
 
 
@@ -118,43 +123,40 @@ def test_reduce_keeps_priority_and_updates_totals():
     b.reduce(a1.oid, 2)
     assert a1.qty == 2 and a1.orig_qty == 2 and b.level_qty(BUY, 100) == 7
     taker = order(SELL, 0, 3, account=2)
-    assert fills_of(b.match(taker, 100)) == [(a1.oid, 2, 100), (a2.oid, 1, 100)]
+    assert take(b, taker, 100) == [(a1.oid, 2, 100), (a2.oid, 1, 100)]
     b.check_invariants()
 
 
-@pytest.mark.parametrize("stp, makers_left, taker_left, expired_own, filled", [
-    # book: own 101 x2, other 101 x3; taker (account 1) buys 4 up to 101
-    (STP_EXPIRE_TAKER, [2, 3], 4, False, 0),
-    (STP_EXPIRE_MAKER, [], 1, True, 3),
-    (STP_EXPIRE_BOTH, [3], 4, True, 0),
-])
-def test_self_trade_prevention(stp, makers_left, taker_left, expired_own, filled):
-    own, other = order(SELL, 101, 2, account=1), order(SELL, 101, 3, account=2)
-    b = book_with(own, other)
-    taker = order(BUY, 0, 4, account=1, stp=stp)
-    fills, expired, taker_expired = b.match(taker, 101)
-    assert sum(q for _, q, _ in fills) == filled
-    assert (own in expired) == expired_own
-    assert taker_expired == (stp != STP_EXPIRE_MAKER)
-    assert taker.qty == taker_left
-    assert [o.qty for o in b.orders.values()] == makers_left
+def test_a_maker_taken_out_leaves_the_book_after_what_it_filled():
+    """The caller fills 1 of a1's 2 lots and takes it out (MAKER_OUT): its remainder leaves the book and
+    matching goes on with a2; a3 is refused outright (0 lots, MAKER_OUT)."""
+    a1, a2, a3, a4 = order(SELL, 101, 2), order(SELL, 101, 3), order(SELL, 102, 4), order(SELL, 102, 5)
+    b = book_with(a1, a2, a3, a4)
+    decisions = {a1.oid: (1, MAKER_OUT), a3.oid: (0, MAKER_OUT)}
+    seen = []
+
+    def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
+        seen.append((maker.oid, qty, price))
+        return decisions.get(maker.oid, (qty, 0))
+
+    taker = order(BUY, 0, 6, account=2)
+    assert not b.match(taker, 102, fill)
+    assert seen == [(a1.oid, 2, 101), (a2.oid, 3, 101), (a3.oid, 2, 102), (a4.oid, 2, 102)]
+    assert (taker.qty, taker.filled) == (0, 6)
+    assert (a1.qty, a1.filled, a3.qty, a4.qty) == (0, 1, 0, 3)
+    assert b.orders == {a4.oid: a4} and b.depth(SELL) == [(102, 3)]
     b.check_invariants()
 
 
-def test_stp_none_trades_with_itself():
-    own = order(SELL, 101, 2, account=1)
-    b = book_with(own)
-    taker = order(BUY, 0, 2, account=1)
-    assert fills_of(b.match(taker, 101)) == [(own.oid, 2, 101)]
-
-
-def test_stp_expire_taker_keeps_earlier_fills():
-    other, own = order(SELL, 101, 3, account=2), order(SELL, 101, 2, account=1)
-    b = book_with(other, own)
-    taker = order(BUY, 0, 5, account=1, stp=STP_EXPIRE_TAKER)
-    fills, expired, taker_expired = b.match(taker, 102)
-    assert fills_of((fills,)) == [(other.oid, 3, 101)]
-    assert taker_expired and not expired and taker.qty == 2 and own.qty == 2
+@pytest.mark.parametrize("n, out, maker_left", [(0, TAKER_OUT, [2, 3]), (1, TAKER_OUT, [1, 3]),
+                                                (0, TAKER_OUT | MAKER_OUT, [3])])
+def test_taker_out_ends_the_match(n, out, maker_left):
+    a1, a2 = order(SELL, 101, 2), order(SELL, 101, 3)
+    b = book_with(a1, a2)
+    taker = order(BUY, 0, 4, account=2)
+    assert b.match(taker, 101, lambda maker, qty, price: (n, out))
+    assert taker.qty == 4 - n
+    assert [o.qty for o in b.orders.values()] == maker_left
     b.check_invariants()
 
 

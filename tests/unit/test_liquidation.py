@@ -202,7 +202,7 @@ def test_partial_liquidation_by_bracket_for_a_large_position():
     placed = of(events, "LiquidationOrderPlaced")
     assert [(o.qty_lots, o.price_ticks, o.bankruptcy_price_ticks, o.partial) for o in placed] == [(50, 980, 980, True)]
     assert [(t.price_ticks, t.qty_lots) for t in of(events, "Trade")] == [(984, 50)]
-    assert fund_moves(events) == [("LIQUIDATION_FEE", 49_200_000)]  # 0.1% of 49,200
+    assert fund_moves(events) == [("PARTIAL_LIQUIDATION_FEE", 49_200_000)]  # 0.1% of 49,200
     acct = d.ex.accounts[3]
     pos = acct.positions["BIG"]
     assert (pos.size, pos.cost) == (50, 50_000 * USDT)
