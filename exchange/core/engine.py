@@ -15,7 +15,7 @@ from typing import Any, get_type_hints
 from .accounts import Account, Position
 from .book import Book, Order
 from .commands import (
-    COMMAND_TYPES, LIMIT, MARGIN_MODES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
+    COMMAND_TYPES, LIMIT, MARGIN_MODES, TRIGGER_TYPES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
     Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
     SetMarginMode, SetTradingHalted, Withdraw,
 )
@@ -330,7 +330,9 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         return hashlib.sha256(repr(self.snapshot()).encode()).hexdigest()
 
     def check_invariants(self) -> None:
-        """Raise AssertionError if any invariant of the exchange is broken."""
+        """Raise AssertionError if any invariant of the exchange is broken: books sound, cash conserved,
+        reservations backed (`backed`), positions netting to zero with their holders, the trigger book and
+        the breach index (brought up to date first) consistent with the orders and positions."""
         for book in self.books.values():
             book.check_invariants()
         wallets = cost = 0
@@ -350,10 +352,22 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         for pos in self.fund.positions.values():
             cost += pos.cost
             assert pos.size or pos.cost == 0, f"flat fund position in {pos.symbol} keeps cost {pos.cost}"
+            assert self.backed(acct), f"account {acct.id} reserves {acct.order_margin} on a cross wallet of {acct.cross_wallet}"
+            for oid, order in acct.orders.items():
+                assert order.account == acct.id and order.oid == oid
+                if order.order_type not in TRIGGER_TYPES:
+                    assert self.books[order.symbol].orders.get(oid) is order, f"open order {oid} is not in its book"
+        resting = sum(len(b.orders) for b in self.books.values())
+        assert resting == sum(1 for a in self.accounts.values() for o in a.orders.values()
+                              if o.order_type not in TRIGGER_TYPES), "the books hold orders no account has"
+        self.check_trigger_book()
         for symbol, holders in self.holders.items():
             total = sum(a.positions[symbol].size for a in self.accounts.values()) + self.fund.positions[symbol].size
             assert total == 0, f"positions in {symbol} net to {total}, not 0"
-            assert all(p.size for p in holders.values())
+            nonzero = {a.id: a.positions[symbol] for a in self.accounts.values() if a.positions[symbol].size}
+            assert holders.keys() == nonzero.keys(), f"holders of {symbol} differ from the non-zero positions"
+            assert all(holders[a] is p for a, p in nonzero.items()), f"holders of {symbol} hold stale positions"
+        self.check_breach_index()
         money_in = self.deposits - self.withdrawals + self.insurance_seed
         held = wallets + self.insurance_fund + self.fees_collected - cost
         assert money_in == held, f"cash not conserved: in {money_in} != held {held} (diff {held - money_in})"

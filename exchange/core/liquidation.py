@@ -130,8 +130,9 @@ class Liquidation(_Base):
             for account in pending:
                 self._reindex(self.accounts[account])
 
-    def _reindex(self, acct: Account) -> None:
-        idx = self.breach_index
+    def _reindex(self, acct: Account, idx: BreachIndex | None = None) -> None:
+        """Put the account's breach thresholds into `idx` (the exchange's breach index by default)."""
+        idx = self.breach_index if idx is None else idx
         cross: list[Position] = []
         for symbol, pos in acct.positions.items():
             if not pos.size or not self.markets[symbol].mark:
@@ -150,9 +151,9 @@ class Liquidation(_Base):
             lp = solve_price(self.instruments[pos.symbol], pos.size, pos.cost, acct.cross_wallet)
             idx.put(acct.id, pos.symbol, 0, pos.size > 0, _threshold(lp, pos.size > 0))
         elif cross:
-            self._index_cushion_shares(acct, cross)
+            self._index_cushion_shares(acct, cross, idx)
 
-    def _index_cushion_shares(self, acct: Account, cross: list[Position]) -> None:
+    def _index_cushion_shares(self, acct: Account, cross: list[Position], idx: BreachIndex) -> None:
         upnl, mm, _, n = self.cross_totals(acct)
         cushion = (acct.cross_wallet + upnl) * PPM - mm
         share = cushion // n
@@ -164,7 +165,42 @@ class Liquidation(_Base):
                 own = self._upnl(pos) * PPM - self._mm_ppm(pos)
                 other = (share - own) // PPM
                 threshold = _threshold(solve_price(self.instruments[pos.symbol], pos.size, pos.cost, other), is_long)
-            self.breach_index.put(acct.id, pos.symbol, 0, is_long, threshold)
+            idx.put(acct.id, pos.symbol, 0, is_long, threshold)
+
+    def check_breach_index(self) -> None:
+        """After a flush, the index holds exactly the positions with a size and a mark. Isolated positions
+        and single-symbol cross accounts sit at the threshold a fresh re-index gives. A cross account with
+        several symbols was split by the marks of its last re-index, which other symbols' ticks have moved
+        since: each of its entries must still fire no later than that position's own liquidation price
+        with the other positions at their current marks."""
+        self._flush_dirty()
+        fresh = BreachIndex(list(self.instruments))
+        if self.margin_checks:
+            for acct in self.accounts.values():
+                self._reindex(acct, fresh)
+        entries = self.breach_index.entries
+        assert entries.keys() == fresh.entries.keys(), "breach index holds other positions than a fresh re-index"
+        for (account, symbol, iso), (is_long, threshold) in entries.items():
+            acct = self.accounts[account]
+            pos = acct.positions[symbol]
+            assert is_long == (pos.size > 0), f"breach entry of {account} {symbol} on the wrong side"
+            if iso or sum(1 for p in acct.positions.values() if p.size and not p.isolated) == 1:
+                assert fresh.entries[account, symbol, iso] == (is_long, threshold), \
+                    f"breach threshold of {account} {symbol}: {threshold}, a fresh re-index gives {fresh.entries[account, symbol, iso]}"
+                continue
+            other, mm_ppm = acct.cross_wallet, 0
+            for p in acct.positions.values():
+                if p is not pos and p.size and not p.isolated:
+                    other += self._upnl(p)
+                    mm_ppm += self._mm_ppm(p)
+            lp = solve_price(self.instruments[symbol], pos.size, pos.cost, other - mm_ppm // PPM)
+            own = _threshold(lp, is_long)
+            assert (threshold >= own) if is_long else (threshold <= own), \
+                f"breach threshold of {account} {symbol} ({threshold}) lies past its liquidation price ({own})"
+        for symbol in self.instruments:
+            for side in (self.breach_index.longs, self.breach_index.shorts):
+                assert sorted(side[symbol]) == sorted((t, a, i) for (a, s, i), (lg, t) in entries.items()
+                                                      if s == symbol and lg == (side is self.breach_index.longs))
 
     # -- the mark-price tick -------------------------------------------------------------------
     def _check_liquidations(self, symbol: str, events: list) -> None:

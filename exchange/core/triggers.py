@@ -12,7 +12,7 @@ from sortedcontainers import SortedList
 
 from .accounts import Account, Position
 from .book import Order
-from .commands import BUY, MARK_PRICE, MARKET, STOP, STOP_MARKET, PlaceOrder
+from .commands import BUY, MARK_PRICE, MARKET, STOP, STOP_MARKET, TRIGGER_TYPES, PlaceOrder
 from .errors import Reject, Rejection
 from .events import OrderCancelled, OrderRejected, OrderTriggered
 
@@ -39,6 +39,11 @@ class TriggerBook:
         if lst is None:
             lst = table[working_type] = SortedList()
         return lst
+
+    def entries(self) -> list[tuple[bool, str, tuple[int, int, int]]]:
+        """Every armed entry as (fires on rise, working type, (stop, priority, oid))."""
+        return [(rise, wt, e) for rise, table in ((True, self.rise), (False, self.fall))
+                for wt, lst in table.items() for e in lst]
 
     def due(self, working_type: str, price: int) -> list[tuple[int, int, int]]:
         """Pop every armed entry that fires at `price`, in (stop, priority) order."""
@@ -79,6 +84,24 @@ class Triggers(_Base):
         del self.trigger_orders[order.oid]
         self.triggers[order.symbol].side(fires_on_rise(order.order_type, order.side), order.working_type).remove(
             (order.stop_price, order.priority, order.oid))
+
+    def check_trigger_book(self) -> None:
+        """The trigger lists, `trigger_orders` and the accounts' untriggered orders name the same orders,
+        each once, with its stop, priority, side and working type."""
+        armed = {}
+        for symbol, tb in self.triggers.items():
+            for rise, wt, (stop, priority, oid) in tb.entries():
+                assert oid not in armed, f"order {oid} armed twice"
+                o = self.trigger_orders.get(oid)
+                assert o is not None, f"armed trigger {oid} is not a trigger order"
+                assert (o.symbol, o.stop_price, o.priority, o.working_type, fires_on_rise(o.order_type, o.side)) == \
+                    (symbol, stop, priority, wt, rise), f"trigger {oid} armed as {symbol} {stop} {wt} {rise}"
+                armed[oid] = o
+        assert set(armed) == set(self.trigger_orders), "trigger orders not armed"
+        untriggered = {oid: o for a in self.accounts.values() for oid, o in a.orders.items()
+                       if o.order_type in TRIGGER_TYPES}
+        assert untriggered.keys() == armed.keys(), "accounts' untriggered orders differ from the trigger book"
+        assert all(untriggered[oid] is o and o.account in self.accounts for oid, o in armed.items())
 
     def _fire_triggers(self, symbol: str, working_type: str, events: list) -> None:
         price = self._reference_price(symbol, working_type)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conftest import Ledger
+
 from exchange.core.commands import (
     BUY,
     SELL,
@@ -55,10 +57,12 @@ def whole_unit_instrument(symbol: str = "TST", **overrides: Any) -> Instrument:
 
 
 class Driver:
-    """Applies commands with increasing seq (and a settable clock), checks invariants after each."""
+    """Applies commands with increasing seq (and a settable clock); after each, checks the invariants and
+    that the events account for every wallet (`Ledger`)."""
 
     def __init__(self, instruments: list[Instrument], insurance_usdt: int = 1_000_000, margin_checks: bool = True):
         self.ex = Exchange(instruments, insurance_usdt * USDT, margin_checks)
+        self.ledger = Ledger(self.ex)
         self.seq = 0
         self.ts = 1_000_000_000
 
@@ -68,6 +72,8 @@ class Driver:
             self.ts = ts
         events = self.ex.apply(Envelope(self.seq, self.ts, "test", command))
         self.ex.check_invariants()
+        self.ledger.apply(events)
+        self.ledger.check()
         return events
 
     def account(self, aid: int, usdt: int, cash: int = 0, **settings: Any) -> None:

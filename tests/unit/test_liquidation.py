@@ -12,6 +12,7 @@ import pytest
 from margin_fixtures import BUY, SELL, USDT, Driver, of, rejected, whole_unit_instrument
 
 from exchange.core.commands import PlaceOrder, SetLeverage
+from exchange.core.views import position_view
 from exchange.core.events import (
     LiquidationOrderPlaced,
     LiquidationTriggered,
@@ -209,6 +210,35 @@ def test_partial_liquidation_by_bracket_for_a_large_position():
     assert acct.cross_wallet == 2_000 * USDT - 800 * USDT - 49_200_000  # realized -800, fee 49.2
     assert not d.ex.cross_breached(acct)[0]  # 350.8 > MM 196.8: the rest stays open
     assert of(events, "PublicLiquidation") == [PublicLiquidation("BIG", SELL, 50, 980, 50, 984, "CROSS")]
+
+
+def test_partial_liquidation_of_an_isolated_position_keeps_the_bankruptcy_price_of_the_rest():
+    """The same long 100 @ 1,000 at 50x, isolated: box 2,000, bankruptcy price 1,000 - 2,000/100 = 980,
+    LP 984.42. At 984, 50 lots are sold at 984. The closed lots' half of the box (1,000), less their loss
+    (800), less the 0.1% fee (49.2), goes back to the cross wallet: 150.8. The rest keeps its 1,000 and
+    so its bankruptcy price, 1,000 - 1,000/50 = 980. (The fee used to come out of the rest's box after
+    the release: 950.8 left, the bankruptcy price moved to 980.98.) The events account for every unit."""
+    d = Driver([whole_unit_instrument("BIG", liquidation_fee="0.001")])
+    d.account(3, 2_000, BIG=("ISOLATED", 50))
+    d.account(9, 10_000_000)
+    d.account(8, 10_000_000)
+    d.index("BIG", 1_000)
+    d.trade(3, 9, "BIG", 100, 1_000)
+    ex = d.ex
+    acct = ex.accounts[3]
+    pos = acct.positions["BIG"]
+    assert (pos.isolated_wallet, acct.cross_wallet) == (2_000 * USDT, 0)
+    assert position_view(ex, acct, pos)["bankruptcy_price_ticks"] == 980
+    d.limit(8, "BIG", BUY, 100, 984)
+    events = d.index("BIG", 984)
+    assert [(o.qty_lots, o.partial) for o in of(events, "LiquidationOrderPlaced")] == [(50, True)]
+    assert [(t.price_ticks, t.qty_lots) for t in of(events, "Trade")] == [(984, 50)]
+    assert fund_moves(events) == [("PARTIAL_LIQUIDATION_FEE", 49_200_000)]
+    assert [(e.delta_cash, e.reason) for e in of(events, "IsolatedMarginChanged")] == [(-150_800_000, "RELEASE")]
+    assert (pos.size, pos.isolated_wallet, acct.cross_wallet) == (50, 1_000 * USDT, 150_800_000)
+    assert position_view(ex, acct, pos)["bankruptcy_price_ticks"] == 980
+    assert not ex.isolated_breached(pos)[0]  # 1,000 - 800 = 200 > MM 49,200 x 0.4% = 196.8
+    assert ex.insurance_fund == FUND * USDT + 49_200_000  # and d.do checked the events against every wallet
 
 
 def test_liquidation_fills_move_the_last_price_and_cascade():
