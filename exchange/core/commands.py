@@ -73,7 +73,11 @@ class AmendOrder(NamedTuple):
 
 
 class CreateAccount(NamedTuple):
+    """Create an account, credited with deposit_cash, all or nothing (a journal record of only the
+    account still decodes: the deposit defaults to 0)."""
+
     account: int
+    deposit_cash: int = 0
 
 
 class Deposit(NamedTuple):

@@ -183,12 +183,19 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         return acct, acct.positions[cmd.symbol], inst
 
     def _create_account(self, cmd: CreateAccount, events: list) -> None:
+        """Validate the id and the deposit first: a rejected creation creates and credits nothing."""
         if type(cmd.account) is not int or cmd.account < 0:
             return self._reject(events, cmd, Reject.INVALID_PARAMETER, f"account id {cmd.account!r} must be an int >= 0")
         if cmd.account in self.accounts:
             return self._reject(events, cmd, Reject.ACCOUNT_EXISTS, f"account {cmd.account} exists")
-        self.accounts[cmd.account] = Account(cmd.account, self.instruments)
+        deposit = cmd.deposit_cash
+        if type(deposit) is not int or not 0 <= deposit <= MAX_CASH:
+            return self._reject(events, cmd, Reject.INVALID_AMOUNT,
+                                f"deposit {deposit!r} must be an int in [0, {MAX_CASH}] cash units")
+        acct = self.accounts[cmd.account] = Account(cmd.account, self.instruments)
         events.append(AccountCreated(cmd.account))
+        if deposit:
+            self._credit_deposit(acct, deposit, events)
 
     def _amount(self, cmd: Any) -> int:
         amount = cmd.amount_cash
@@ -201,6 +208,9 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
             acct, amount = self._account_for(cmd), self._amount(cmd)
         except Rejection as r:
             return self._reject(events, cmd, r.code, r.message)
+        self._credit_deposit(acct, amount, events)
+
+    def _credit_deposit(self, acct: Account, amount: int, events: list) -> None:
         acct.cross_wallet += amount
         acct.deposited += amount
         self.deposits += amount

@@ -254,3 +254,26 @@ def test_a_sell_filled_above_its_limit_needs_the_margin_of_its_fill_price():
     pos = acct.positions["ALT"]
     assert (pos.size, pos.cost) == (-9, -936 * USDT)
     assert (acct.cross_wallet, pos.isolated_wallet) == (64 * USDT, 936 * USDT)
+
+
+def test_create_account_with_a_deposit_is_all_or_nothing():
+    """CreateAccount carries its deposit: an existing id or a bad amount is rejected and changes nothing;
+    a journal record written before the deposit field (one field) still decodes, with no deposit."""
+    import msgpack
+
+    from exchange.core.commands import CreateAccount, Envelope
+    from exchange.persistence.journal import decode_envelope, encode_envelope
+
+    d = market()
+    events = d.do(CreateAccount(5, 250 * USDT))
+    assert [type(e).__name__ for e in events] == ["AccountCreated", "BalanceChanged"]
+    assert d.ex.accounts[5].cross_wallet == d.ex.accounts[5].deposited == 250 * USDT
+    before = d.ex.snapshot()
+    for cmd, code in ((CreateAccount(5, 100 * USDT), "ACCOUNT_EXISTS"), (CreateAccount(6, -1), "INVALID_AMOUNT"),
+                      (CreateAccount(6, 10**19), "INVALID_AMOUNT"), (CreateAccount(6, 1.5), "INVALID_AMOUNT")):
+        assert codes(d.do(cmd)) == [code]
+    assert d.ex.snapshot() | {"seq": 0} == before | {"seq": 0}
+    old = decode_envelope([9, 1, "admin", "CreateAccount", [6]])
+    assert old.command == CreateAccount(6) and old.command.deposit_cash == 0
+    env = Envelope(10, 2, "admin", CreateAccount(6, 7))
+    assert decode_envelope(msgpack.unpackb(encode_envelope(env))) == env
