@@ -24,7 +24,7 @@ from .events import (
     AccountCreated, AutoAddMarginSet, BalanceChanged, CommandRejected, InstrumentChanged, IsolatedMarginChanged,
     LeverageSet, MarginModeSet, TradingHalted,
 )
-from .instruments import Instrument
+from .instruments import Instrument, param_problem
 from .liquidation import BreachIndex, Liquidation, LiquidationContext
 from .margin import initial_margin
 from .market import Market
@@ -38,8 +38,6 @@ from .triggers import TriggerBook, Triggers
 MAX_CASH = 10**18
 FUND_ACCOUNT = -1  # account id of the insurance fund in events
 NEVER = 1 << 62  # bound on any single cash amount in a command
-INSTRUMENT_PARAMS = ("min_notional_cash", "price_band_ppm", "market_band_ppm", "max_open_orders", "maker_fee_ppm",
-                     "taker_fee_ppm", "liquidation_fee_ppm", "funding_cap_e8", "max_qty_lots", "market_max_qty_lots")
 
 
 # Fields used as keys (or as flags) are type-checked for every command before its handler runs; the
@@ -328,9 +326,9 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
         inst = self.instruments.get(cmd.symbol)
         if inst is None:
             return self._reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        if cmd.name not in INSTRUMENT_PARAMS or type(cmd.value) is not int or not 0 <= cmd.value <= MAX_CASH:
-            return self._reject(events, cmd, Reject.INVALID_PARAMETER,
-                                f"parameter {cmd.name!r}={cmd.value!r}: settable are {INSTRUMENT_PARAMS}, as ints >= 0")
+        problem = param_problem(cmd.name, cmd.value) if type(cmd.name) is str else f"name {cmd.name!r} is not a str"
+        if problem:
+            return self._reject(events, cmd, Reject.INVALID_PARAMETER, problem)
         self.instruments[cmd.symbol] = inst.with_changes(**{cmd.name: cmd.value})
         events.append(InstrumentChanged(cmd.symbol, cmd.name, cmd.value))
 

@@ -51,7 +51,8 @@ class Instrument:
     premium_clamp_e8: int = 50_000  # +-0.05%
     funding_cap_e8: int = 300_000  # +-0.3% per interval
     mark_method: str = "median"
-    mark_basis_samples: int = 30
+    mark_basis_window_s: int = 300  # the basis moving average spans this many one-second samples
+    mark_clamp_ppm: int = 5_000  # a median mark stays within index x (1 -/+ this)
     impact_margin_cash: int = 200 * CASH_SCALE
     fund_unwind_ppm: int = 250_000  # share of a taken-over position the fund offers per mark tick
     bracket_floors: tuple[int, ...] = field(default=(), compare=False)
@@ -131,7 +132,35 @@ def instrument_from_config(symbol: str, cfg: dict[str, Any]) -> Instrument:
                          f"(market_min_qty, market_max_qty likewise)")
     if inst.min_price_ticks > inst.max_price_ticks:
         raise ValueError(f"{symbol}: min_price {inst.min_price_ticks} ticks is above max_price {inst.max_price_ticks}")
+    for name in PARAM_BOUNDS:
+        problem = param_problem(name, getattr(inst, name))
+        if problem:
+            raise ValueError(f"{symbol}: {problem}")
+    if inst.funding_interval_ns <= 0 or inst.funding_sample_ns <= 0 or inst.mark_basis_window_s <= 0:
+        raise ValueError(f"{symbol}: funding_interval_hours, funding_sample_seconds and mark_basis_window_seconds "
+                         f"must be positive")
     return inst
+
+
+# Bounds of the parameters an admin may change at run time (SetInstrumentParam) and the config sets:
+# a band of 100% or more would leave a sell no floor, a fee or share above 100% makes no sense.
+PARAM_BOUNDS: dict[str, tuple[int, int]] = {
+    "min_notional_cash": (0, 10**18), "price_band_ppm": (0, PPM - 1), "market_band_ppm": (0, PPM - 1),
+    "max_open_orders": (0, 10**6), "maker_fee_ppm": (0, PPM), "taker_fee_ppm": (0, PPM),
+    "liquidation_fee_ppm": (0, PPM), "funding_cap_e8": (0, 10**8), "max_qty_lots": (1, 10**18),
+    "market_max_qty_lots": (1, 10**18), "mark_clamp_ppm": (0, PPM - 1), "fund_unwind_ppm": (1, PPM),
+}
+
+
+def param_problem(name: str, value: object) -> str | None:
+    """Why `value` is not a valid setting of the instrument parameter `name`, or None."""
+    bounds = PARAM_BOUNDS.get(name)
+    if bounds is None:
+        return f"{name!r} is not a settable parameter: {sorted(PARAM_BOUNDS)}"
+    lo, hi = bounds
+    if type(value) is not int or not lo <= value <= hi:
+        return f"{name} must be an int in [{lo}, {hi}], not {value!r}"
+    return None
 
 
 def _instrument(symbol: str, cfg: dict[str, Any]) -> Instrument:
@@ -175,7 +204,8 @@ def _instrument(symbol: str, cfg: dict[str, Any]) -> Instrument:
         premium_clamp_e8=e8_from_str(cfg.get("premium_clamp", "0.0005")),
         funding_cap_e8=e8_from_str(cfg.get("funding_cap", "0.003")),
         mark_method=_mark_method(cfg.get("mark_method", "median")),
-        mark_basis_samples=int(cfg.get("mark_basis_samples", 30)),
+        mark_basis_window_s=int(cfg.get("mark_basis_window_seconds", 300)),
+        mark_clamp_ppm=ppm_from_str(cfg.get("mark_clamp", "0.005")),
         fund_unwind_ppm=ppm_from_str(cfg.get("fund_unwind_share", "0.25")),
     )
 

@@ -422,7 +422,7 @@ class Liquidation(_Base):
                              events)
             return
         band = inst.market_band_ppm
-        limit = ceil_div(mark * (PPM - band), PPM) if side == SELL else mark * (PPM + band) // PPM
+        limit = max(1, ceil_div(mark * (PPM - band), PPM)) if side == SELL else mark * (PPM + band) // PPM
         book = self.books[symbol]
         if not book.crosses(side, limit):
             return

@@ -9,7 +9,7 @@ from .errors import Reject
 from .events import CommandRejected, FundingPaid, FundingRateSettled, InsuranceFundChanged, MarkPriceUpdated
 from .instruments import NS_PER_HOUR, NS_PER_SECOND, Instrument
 from .market import Market
-from .money import E8, round_half_up_div
+from .money import E8, PPM, ceil_div, round_half_up_div
 
 if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
     from typing import Any as _Base
@@ -51,18 +51,33 @@ class Pricing(_Base):
             self._fund_unwind(cmd.symbol, events)
 
     def _sample_basis(self, inst: Instrument, m: Market) -> None:
-        """One (mid - index) sample per second, the last `mark_basis_samples` kept (in half-ticks)."""
-        book = self.books[inst.symbol]
-        if self.ts_ns < m.next_basis_ts or not (book.has_bid() and book.has_ask()):
+        """One (bid + ask - 2 x index) sample per second (half-ticks; 0 when the book is one-sided), the
+        last `mark_basis_window_s` kept. Seconds without a tick hold the previous sample: each sample
+        weighs the time it stood for, so sparse ticks do not shorten the window."""
+        ts = self.ts_ns
+        if ts < m.next_basis_ts:
             return
-        sample = book.best_bid + book.best_ask - 2 * m.index
-        m.basis_samples.append(sample)
+        window = inst.mark_basis_window_s
+        samples = m.basis_samples
+        if samples:
+            held = samples[-1]
+            for _ in range(min(window, (ts - m.next_basis_ts) // NS_PER_SECOND)):
+                samples.append(held)
+                m.basis_sum += held
+        book = self.books[inst.symbol]
+        sample = book.best_bid + book.best_ask - 2 * m.index if book.has_bid() and book.has_ask() else 0
+        samples.append(sample)
         m.basis_sum += sample
-        if len(m.basis_samples) > inst.mark_basis_samples:
-            m.basis_sum -= m.basis_samples.popleft()
-        m.next_basis_ts = (self.ts_ns // NS_PER_SECOND + 1) * NS_PER_SECOND
+        while len(samples) > window:
+            m.basis_sum -= samples.popleft()
+        m.next_basis_ts = (ts // NS_PER_SECOND + 1) * NS_PER_SECOND
 
     def _compute_mark(self, inst: Instrument, m: Market) -> int:
+        """median(Price1, Price2, last), clamped to index x (1 -/+ mark_clamp); or the index, or the last.
+
+        Price1 = index x (1 + funding rate x time to funding / interval), rounded half up. Price2 = index +
+        the basis moving average over the whole window: seconds before the first sample count as 0, so
+        a fresh market's first sample weighs 1/window, not all (rounded half up)."""
         index = m.index
         if inst.mark_method == "index":
             return index
@@ -70,9 +85,10 @@ class Pricing(_Base):
             return m.last or index
         until = max(0, m.next_funding_ts - self.ts_ns)
         p1 = index + round_half_up_div(index * m.funding_rate * until, E8 * inst.funding_interval_ns)
-        n = len(m.basis_samples)
-        p2 = index + round_half_up_div(m.basis_sum, 2 * n) if n else index
-        return max(1, median3(p1, p2, m.last or index))
+        p2 = index + round_half_up_div(m.basis_sum, 2 * inst.mark_basis_window_s)
+        clamp = inst.mark_clamp_ppm
+        lo, hi = ceil_div(index * (PPM - clamp), PPM), index * (PPM + clamp) // PPM
+        return max(1, lo, min(hi, median3(p1, p2, m.last or index)))
 
     # -- funding -------------------------------------------------------------------------------
     def _advance_time(self, ts: int, events: list) -> None:

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there
 else:
     _Base = object
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 2: instruments carry the mark window and clamp
 
 
 def instrument_state(inst: Instrument) -> list:
@@ -73,6 +73,9 @@ class Snapshots(_Base):
 
     @classmethod
     def from_snapshot(cls, snap: dict[str, Any]) -> Exchange:
+        """Restore; ValueError for a snapshot of another version (replay the journal instead)."""
+        if snap.get("version") != SNAPSHOT_VERSION:
+            raise ValueError(f"snapshot version {snap.get('version')!r} is not {SNAPSHOT_VERSION}")
         instruments = [instrument_from_state(v) for v in snap["instruments"]]
         ex = cls(instruments, snap["cash"][0], snap["margin_checks"])
         ex.seq, ex.ts_ns = snap["seq"], snap["ts_ns"]

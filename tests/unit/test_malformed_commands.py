@@ -51,3 +51,67 @@ def test_seeded_junk_never_raises_and_rejections_change_nothing():
                 assert state_without_clock(ex) == before, cmd
             ex.check_invariants()
     assert rejected > 1_000
+
+
+def fund_holding_a_position() -> tuple[Exchange, list]:
+    """BTCUSDT: account 1 long 1 BTC at 20x is liquidated at its bankruptcy price with no bid in the book:
+    the insurance fund takes the position over. Returns the exchange and the journal so far."""
+    from exchange.core.commands import BUY, SELL, PlaceOrder, SetLeverage
+
+    ex = Exchange(load_config().instruments, 10**12)
+    journal = []
+
+    def apply(cmd):
+        journal.append(Envelope(len(journal) + 1, (len(journal) + 1) * 10**9, "t", cmd))
+        return ex.apply(journal[-1])
+
+    for aid, cash in ((1, 3_100 * 10**6), (2, 10**13)):
+        apply(CreateAccount(aid))
+        apply(Deposit(aid, cash))
+    apply(SetLeverage(1, "BTCUSDT", 20))
+    apply(IndexPrice("BTCUSDT", 600_000))
+    apply(PlaceOrder(2, "BTCUSDT", SELL, 1_000, 600_000))
+    apply(PlaceOrder(1, "BTCUSDT", BUY, 1_000, 600_000, tif="IOC"))
+    events = apply(IndexPrice("BTCUSDT", 570_000))
+    assert [type(e).__name__ for e in events if type(e).__name__ == "TakenOverByFund"] == ["TakenOverByFund"]
+    return ex, journal
+
+
+def test_a_market_band_of_100_percent_is_refused_so_the_fund_unwind_cannot_crash():
+    """It used to be accepted; with the fund holding a position, the next tick swept the book down to a
+    limit of -570,000 ticks and raised KeyError out of Exchange.apply: the server died."""
+    from exchange.core.commands import SetInstrumentParam
+
+    ex, journal = fund_holding_a_position()
+    seq = len(journal)
+    events = ex.apply(Envelope(seq + 1, (seq + 1) * 10**9, "admin", SetInstrumentParam("BTCUSDT", "market_band_ppm", 2_000_000)))
+    assert [(e.code, e.message) for e in events] == [
+        ("INVALID_PARAMETER", "market_band_ppm must be an int in [0, 999999], not 2000000")]
+    events = ex.apply(Envelope(seq + 2, (seq + 2) * 10**9, "admin", SetInstrumentParam("BTCUSDT", "market_band_ppm", 999_999)))
+    assert [type(e).__name__ for e in events] == ["InstrumentChanged"]
+    events = ex.apply(Envelope(seq + 3, (seq + 3) * 10**9, "feed", IndexPrice("BTCUSDT", 570_000)))
+    assert [type(e).__name__ for e in events] == ["MarkPriceUpdated"]  # no bid to unwind into, no error
+    ex.check_invariants()
+
+
+def test_a_handler_that_raises_answers_internal_error_and_the_exchange_carries_on():
+    """A bug inside a handler is a last resort, turned into CommandRejected INTERNAL_ERROR for that
+    command: the exchange goes on, and replaying the same journal gives the same events and state hash.
+    Provoked with an instrument whose funding interval is 0 (the config loader refuses one; an Exchange
+    built by hand does not): its first index price divides by zero."""
+    from exchange.core.commands import PlaceOrder
+
+    good = load_config().instruments
+    broken = [good[0], good[1].with_changes(funding_interval_ns=0)]
+    commands = [CreateAccount(1), Deposit(1, 10**10), IndexPrice("ETHUSDT", 300_000), IndexPrice("BTCUSDT", 600_000),
+                PlaceOrder(1, "BTCUSDT", 1, 10, 599_000)]
+    journal = [Envelope(i, i * 10**9, "t", cmd) for i, cmd in enumerate(commands, 1)]
+    runs = []
+    for _ in range(2):
+        ex = Exchange(broken)
+        runs.append(([ex.apply(env) for env in journal], ex.state_hash()))
+    (events, digest), again = runs
+    assert events[2] == [CommandRejected(-1, "IndexPrice", "INTERNAL_ERROR", "internal error in IndexPrice: ZeroDivisionError")]
+    assert [type(e).__name__ for e in events[3] + events[4]] == ["MarkPriceUpdated", "OrderAccepted"]
+    assert again == (events, digest)
+    ex.check_invariants()
