@@ -130,42 +130,48 @@ class Liquidation(_Base):
             for account in pending:
                 self._reindex(self.accounts[account])
 
-    def _reindex(self, acct: Account, idx: BreachIndex | None = None) -> None:
-        """Put the account's breach thresholds into `idx` (the exchange's breach index by default)."""
-        idx = self.breach_index if idx is None else idx
+    def _reindex(self, acct: Account) -> None:
+        idx = self.breach_index
+        wanted = self._thresholds(acct)
+        for symbol in acct.positions:
+            for iso in (0, 1):
+                entry = wanted.get((symbol, iso))
+                if entry is None:
+                    idx.discard(acct.id, symbol, iso)
+                else:
+                    idx.put(acct.id, symbol, iso, *entry)
+
+    def _thresholds(self, acct: Account) -> dict[tuple[str, int], tuple[bool, int]]:
+        """Where the account belongs in the breach index: (symbol, isolated) -> (is_long, threshold)."""
+        out = {}
         cross: list[Position] = []
         for symbol, pos in acct.positions.items():
             if not pos.size or not self.markets[symbol].mark:
-                idx.discard(acct.id, symbol, 0)
-                idx.discard(acct.id, symbol, 1)
-            elif pos.isolated:
-                idx.discard(acct.id, symbol, 0)
+                continue
+            if pos.isolated:
                 scale = AUTO_ADD_SCALE_PPM if pos.auto_add else PPM
                 lp = solve_price(self.instruments[symbol], pos.size, pos.cost, pos.isolated_wallet, scale)
-                idx.put(acct.id, symbol, 1, pos.size > 0, _threshold(lp, pos.size > 0))
+                out[symbol, 1] = (pos.size > 0, _threshold(lp, pos.size > 0))
             else:
-                idx.discard(acct.id, symbol, 1)
                 cross.append(pos)
         if len(cross) == 1:
             pos = cross[0]
             lp = solve_price(self.instruments[pos.symbol], pos.size, pos.cost, acct.cross_wallet)
-            idx.put(acct.id, pos.symbol, 0, pos.size > 0, _threshold(lp, pos.size > 0))
+            out[pos.symbol, 0] = (pos.size > 0, _threshold(lp, pos.size > 0))
         elif cross:
-            self._index_cushion_shares(acct, cross, idx)
-
-    def _index_cushion_shares(self, acct: Account, cross: list[Position], idx: BreachIndex) -> None:
-        upnl, mm, _, n = self.cross_totals(acct)
-        cushion = (acct.cross_wallet + upnl) * PPM - mm
-        share = cushion // n
-        for pos in cross:
-            is_long = pos.size > 0
-            if cushion <= 0:
-                threshold = ALWAYS if is_long else 0
-            else:
-                own = self._upnl(pos) * PPM - self._mm_ppm(pos)
-                other = (share - own) // PPM
-                threshold = _threshold(solve_price(self.instruments[pos.symbol], pos.size, pos.cost, other), is_long)
-            idx.put(acct.id, pos.symbol, 0, is_long, threshold)
+            upnl, mm, _, n = self.cross_totals(acct)
+            cushion = (acct.cross_wallet + upnl) * PPM - mm
+            share = cushion // n
+            for pos in cross:
+                is_long = pos.size > 0
+                if cushion <= 0:
+                    threshold = ALWAYS if is_long else 0
+                else:
+                    own = self._upnl(pos) * PPM - self._mm_ppm(pos)
+                    other = (share - own) // PPM
+                    threshold = _threshold(solve_price(self.instruments[pos.symbol], pos.size, pos.cost, other), is_long)
+                out[pos.symbol, 0] = (is_long, threshold)
+        return out
 
     def check_breach_index(self) -> None:
         """After a flush, the index holds exactly the positions with a size and a mark. Isolated positions
@@ -174,33 +180,29 @@ class Liquidation(_Base):
         since: each of its entries must still fire no later than that position's own liquidation price
         with the other positions at their current marks."""
         self._flush_dirty()
-        fresh = BreachIndex(list(self.instruments))
-        if self.margin_checks:
-            for acct in self.accounts.values():
-                self._reindex(acct, fresh)
         entries = self.breach_index.entries
-        assert entries.keys() == fresh.entries.keys(), "breach index holds other positions than a fresh re-index"
+        fresh = {(acct.id, s, iso): e for acct in self.accounts.values() for (s, iso), e in self._thresholds(acct).items()}
+        assert entries.keys() == (fresh.keys() if self.margin_checks else set()), \
+            "breach index holds other positions than a fresh re-index"
         for (account, symbol, iso), (is_long, threshold) in entries.items():
             acct = self.accounts[account]
             pos = acct.positions[symbol]
             assert is_long == (pos.size > 0), f"breach entry of {account} {symbol} on the wrong side"
             if iso or sum(1 for p in acct.positions.values() if p.size and not p.isolated) == 1:
-                assert fresh.entries[account, symbol, iso] == (is_long, threshold), \
-                    f"breach threshold of {account} {symbol}: {threshold}, a fresh re-index gives {fresh.entries[account, symbol, iso]}"
+                assert fresh[account, symbol, iso] == (is_long, threshold), \
+                    f"breach threshold of {account} {symbol}: {threshold}, a fresh re-index gives {fresh[account, symbol, iso]}"
                 continue
             other, mm_ppm = acct.cross_wallet, 0
             for p in acct.positions.values():
                 if p is not pos and p.size and not p.isolated:
                     other += self._upnl(p)
                     mm_ppm += self._mm_ppm(p)
-            lp = solve_price(self.instruments[symbol], pos.size, pos.cost, other - mm_ppm // PPM)
-            own = _threshold(lp, is_long)
+            own = _threshold(solve_price(self.instruments[symbol], pos.size, pos.cost, other - mm_ppm // PPM), is_long)
             assert (threshold >= own) if is_long else (threshold <= own), \
                 f"breach threshold of {account} {symbol} ({threshold}) lies past its liquidation price ({own})"
-        for symbol in self.instruments:
-            for side in (self.breach_index.longs, self.breach_index.shorts):
-                assert sorted(side[symbol]) == sorted((t, a, i) for (a, s, i), (lg, t) in entries.items()
-                                                      if s == symbol and lg == (side is self.breach_index.longs))
+        listed = {(s, lg, t, a, i) for lg, side in ((True, self.breach_index.longs), (False, self.breach_index.shorts))
+                  for s, lst in side.items() for t, a, i in lst}
+        assert listed == {(s, lg, t, a, i) for (a, s, i), (lg, t) in entries.items()}, "sorted thresholds out of sync"
 
     # -- the mark-price tick -------------------------------------------------------------------
     def _check_liquidations(self, symbol: str, events: list) -> None:

@@ -1,9 +1,13 @@
 """The whole engine under random traffic: several accounts on cross and isolated margin, random
 orders and leverage, index moves with large shocks (liquidations, partial liquidations, ADL,
-cascades), funding over time jumps. After every command: ex.check_invariants() (exact cash
-conservation, positions net to zero, book not crossed) and no negative wallet left behind; after
-every index tick, once the cascade has settled, no account is left breached (the breach index
-missed nobody)."""
+cascades), funding over time jumps. And what found the money-losing order paths: isolated orders
+resting while the cross bucket is liquidated, many closing orders resting behind one position and
+swept at once, a premium that makes funding drain wallets, an insurance fund that starts empty so that
+ADL runs. After every command: ex.check_invariants() (exact cash conservation, reservations backed by
+cash, positions net to zero with their holders, trigger book and breach index consistent, book not
+crossed), every wallet rebuilt from the events alone (Ledger) equals the exchange's, no negative
+wallet is left behind; after every index tick, once the cascade has settled, no account is left
+breached (the breach index missed nobody)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import random
 from collections import Counter
 
 import pytest
+from conftest import Ledger
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -51,7 +56,8 @@ LEVERAGES = (1, 2, 5, 10, 20, 50, 100)
 def instruments():
     common = {"tick_size": "1", "lot_step": "1", "min_qty": "1", "max_qty": "100000", "market_max_qty": "100000",
               "max_price": "100000000", "min_notional": "0", "brackets": BRACKETS}
-    return [instrument_from_config("AAA", {**common, "mark_method": "median", "funding_interval_hours": "1"}),
+    return [instrument_from_config("AAA", {**common, "mark_method": "median", "funding_interval_hours": "1",
+                                           "funding_cap": "0.02", "mark_clamp": "0.05"}),
             instrument_from_config("BBB", {**common, "mark_method": "index", "maker_fee": "0.0001",
                                            "taker_fee": "0.0007", "liquidation_fee": "0.015"})]
 
@@ -61,6 +67,7 @@ class Harness:
 
     def __init__(self, insurance_usdt: int) -> None:
         self.ex = Exchange(instruments(), insurance_usdt * USDT)
+        self.ledger = Ledger(self.ex)
         self.seq = 0
         self.ts = NS_PER_SECOND
         self.stats: Counter[str] = Counter()
@@ -69,18 +76,24 @@ class Harness:
         self.seq += 1
         self.ts += dt_ns
         events = self.ex.apply(Envelope(self.seq, self.ts, "prop", command))
+        self.ledger.apply(events)
         for e in events:
             self.stats[type(e).__name__] += 1
             if type(e).__name__ == "PublicLiquidation" and e.filled_lots:
                 self.stats["liquidation fills"] += 1
             if type(e).__name__ == "LiquidationOrderPlaced" and e.partial:
                 self.stats["partial liquidations"] += 1
+            if type(e).__name__ == "OrderCancelled":
+                self.stats[f"cancelled {e.reason}"] += 1
+            if type(e).__name__ == "CommandRejected" and e.code == "INTERNAL_ERROR":
+                raise AssertionError(f"{command}: {e.message}")
         self.check()
         return events
 
     def check(self) -> None:
         ex = self.ex
         ex.check_invariants()
+        self.ledger.check()
         for acct in ex.accounts.values():
             if not any(p.size and not p.isolated for p in acct.positions.values()):
                 assert acct.cross_wallet >= 0, f"account {acct.id} keeps a negative cross wallet {acct.cross_wallet}"
@@ -129,6 +142,29 @@ class Harness:
         self.apply(PlaceOrder(aid, symbol, side, qty, mark, "LIMIT", "IOC"))
         self.apply(CancelAll(MAKER, symbol))
 
+    def closing_orders(self, aid: int, symbol: str, n: int, reduce_only: bool) -> None:
+        """Rest n orders behind the trader's position, each of its whole size, on the closing side."""
+        size = self.ex.accounts[aid].positions[symbol].size
+        mark = self.mark(symbol)
+        for i in range(n if size else 0):
+            side = SELL if size > 0 else BUY
+            self.apply(PlaceOrder(aid, symbol, side, abs(size), max(1, mark - side * (1 + i)), reduce_only=reduce_only))
+
+    def rest_isolated(self, aid: int, side: int, qty: int) -> None:
+        """Rest an order on a symbol the trader holds in isolated mode, off the touch."""
+        acct = self.ex.accounts[aid]
+        for symbol, pos in acct.positions.items():
+            if pos.isolated:
+                mark = self.mark(symbol)
+                self.apply(PlaceOrder(aid, symbol, side, qty, max(1, mark - side * mark // 50)))
+                return
+
+    def premium(self, symbol: str, ppm: int, qty: int) -> None:
+        """The maker bids (ppm > 0) or offers (ppm < 0) above / below the index: a premium funding pays."""
+        index = self.ex.markets[symbol].index
+        price = max(1, index + index * ppm // PPM)
+        self.apply(PlaceOrder(MAKER, symbol, BUY if ppm > 0 else SELL, qty, price))
+
     def index_move(self, symbol: str, move_ppm: int) -> None:
         m = self.ex.markets[symbol]
         self.apply(IndexPrice(symbol, max(10, m.index + m.index * move_ppm // PPM)))
@@ -159,7 +195,7 @@ class Harness:
 # -- a seeded random run ---------------------------------------------------------------------------
 def random_run(seed: int, steps: int) -> Harness:
     rng = random.Random(seed)
-    h = Harness(insurance_usdt=rng.choice([0, 500, 5_000]))
+    h = Harness(insurance_usdt=rng.choice([0, 0, 500, 5_000]))
     h.setup([rng.choice([300, 1_000, 5_000, 30_000]) for _ in TRADERS],
             [(rng.choice(["CROSS", "ISOLATED"]), rng.choice(["CROSS", "ISOLATED"])) for _ in TRADERS],
             [(rng.choice(LEVERAGES), rng.choice(LEVERAGES)) for _ in TRADERS])
@@ -185,18 +221,25 @@ def random_run(seed: int, steps: int) -> Harness:
             h.apply(SetAutoAddMargin(aid, symbol, rng.random() < 0.5))
         elif r < 0.92:
             h.apply(Deposit(aid, rng.randint(1, 2_000) * USDT))
-        elif r < 0.95:
+        elif r < 0.94:
             h.apply(Withdraw(aid, rng.randint(1, 2_000) * USDT))
-        elif r < 0.97:
+        elif r < 0.95:
             h.apply(SetMarginMode(aid, symbol, rng.choice(["CROSS", "ISOLATED"])))
+        elif r < 0.96:
+            h.closing_orders(aid, symbol, rng.randint(2, 12), rng.random() < 0.5)
+        elif r < 0.97:
+            h.rest_isolated(aid, rng.choice([BUY, SELL]), rng.randint(1, 40))
+        elif r < 0.98:
+            h.premium(symbol, rng.choice([-1, 1]) * rng.randint(5_000, 30_000), rng.randint(50, 400))
         else:
             h.time_jump(rng.randint(1, 4 * 3600))
     return h
 
 
 def test_seeded_run_liquidates_deleverages_and_conserves_cash():
-    """Invariants after every step of a run in which every stage of the waterfall happens."""
-    h = random_run(seed=2, steps=3_000)
+    """Invariants and the ledger after every step of a run in which every stage of the waterfall happens,
+    and fills are cut for margin and reduce-only in the middle of sweeps."""
+    h = random_run(seed=3, steps=3_000)
     s = h.stats
     assert s["LiquidationTriggered"] >= 20, s
     assert s["partial liquidations"] >= 10, s
@@ -205,6 +248,7 @@ def test_seeded_run_liquidates_deleverages_and_conserves_cash():
     assert s["Deleveraged"] >= 10, s
     assert s["FundingPaid"] >= 100, s
     assert s["Trade"] >= 500, s
+    assert s["cancelled INSUFFICIENT_MARGIN"] >= 5 and s["cancelled REDUCE_ONLY"] >= 20, s
 
 
 @pytest.mark.stress
@@ -220,7 +264,7 @@ class EngineMachine(RuleBasedStateMachine):
     @initialize(deposits=st.lists(st.sampled_from([30_000, 5_000, 1_000, 300]), min_size=8, max_size=8),
                 modes=st.lists(st.tuples(*[st.sampled_from(["CROSS", "ISOLATED"])] * 2), min_size=8, max_size=8),
                 leverages=st.lists(st.tuples(*[st.sampled_from(LEVERAGES[::-1])] * 2), min_size=8, max_size=8),
-                insurance=st.sampled_from([0, 200, 10_000]))
+                insurance=st.sampled_from([0, 0, 200, 10_000]))
     def setup(self, deposits, modes, leverages, insurance):
         self.h = Harness(insurance)
         self.h.setup(deposits, modes, leverages)
@@ -272,6 +316,19 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(seconds=st.integers(1, 9 * 3600))
     def time_jump(self, seconds):
         self.h.time_jump(seconds)
+
+    @rule(aid=st.sampled_from(TRADERS), symbol=st.sampled_from(SYMBOLS), n=st.integers(2, 12),
+          reduce_only=st.booleans())
+    def closing_orders(self, aid, symbol, n, reduce_only):
+        self.h.closing_orders(aid, symbol, n, reduce_only)
+
+    @rule(aid=st.sampled_from(TRADERS), side=st.sampled_from([BUY, SELL]), qty=st.integers(1, 40))
+    def rest_isolated(self, aid, side, qty):
+        self.h.rest_isolated(aid, side, qty)
+
+    @rule(symbol=st.sampled_from(SYMBOLS), ppm=st.integers(-30_000, 30_000).filter(bool), qty=st.integers(50, 400))
+    def premium(self, symbol, ppm, qty):
+        self.h.premium(symbol, ppm, qty)
 
     @invariant()
     def consistent(self):
