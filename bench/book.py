@@ -39,24 +39,29 @@ def run_book(events: list[Event]) -> tuple[float, list]:
     add, cancel, match, crosses = book.add, book.cancel, book.match, book.crosses
     gc.disable()
     t0 = time.perf_counter()
+    taker = 0
+
+    def fill(maker: Order, q: int, p: int) -> tuple[int, int]:
+        record((taker, maker.oid, p, q))
+        return q, 0
+
     for kind, oid, side, price, qty in events:
         if kind == CANCEL:
             cancel(oid)
             continue
         s = BUY if side == 0 else SELL
+        taker = oid
         if kind == LIMIT:
             order = Order(oid, oid % ACCOUNTS, s, price, qty, oid)
             if crosses(s, price):
-                for maker, q, p in match(order, price)[0]:
-                    record((oid, maker.oid, p, q))
+                match(order, price, fill)
                 if order.qty:
                     add(order)
             else:
                 add(order)
         else:
             order = Order(oid, oid % ACCOUNTS, s, 0, qty, oid)
-            for maker, q, p in match(order, NO_ASK - 1 if s == BUY else 1)[0]:
-                record((oid, maker.oid, p, q))
+            match(order, NO_ASK - 1 if s == BUY else 1, fill)
     dt = time.perf_counter() - t0
     gc.enable()
     return dt, fills

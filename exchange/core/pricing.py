@@ -55,21 +55,16 @@ class Pricing(_Base):
         last `mark_basis_window_s` kept. Seconds without a tick hold the previous sample: each sample
         weighs the time it stood for, so sparse ticks do not shorten the window."""
         ts = self.ts_ns
-        if ts < m.next_basis_ts:
+        if ts < m.next_basis_ts or inst.mark_method != "median":
             return
         window = inst.mark_basis_window_s
-        samples = m.basis_samples
-        if samples:
-            held = samples[-1]
-            for _ in range(min(window, (ts - m.next_basis_ts) // NS_PER_SECOND)):
-                samples.append(held)
-                m.basis_sum += held
+        if m.basis_runs:
+            missed = (ts - m.next_basis_ts) // NS_PER_SECOND
+            if missed:
+                m.add_basis(m.basis_runs[-1][0], min(window, missed), window)
         book = self.books[inst.symbol]
         sample = book.best_bid + book.best_ask - 2 * m.index if book.has_bid() and book.has_ask() else 0
-        samples.append(sample)
-        m.basis_sum += sample
-        while len(samples) > window:
-            m.basis_sum -= samples.popleft()
+        m.add_basis(sample, 1, window)
         m.next_basis_ts = (ts // NS_PER_SECOND + 1) * NS_PER_SECOND
 
     def _compute_mark(self, inst: Instrument, m: Market) -> int:

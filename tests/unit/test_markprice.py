@@ -61,12 +61,12 @@ def test_median_with_a_moving_average_basis():
     quote(d, 1_010, 1_012)
     # same second: no new sample; median(1,000, 1,003, 1,020) = Price2
     assert tick(d, 1_000, T0 + NS_PER_SECOND) == 1_003
-    assert list(d.ex.markets["TST"].basis_samples) == [0, 22]
+    assert list(d.ex.markets["TST"].basis_runs) == [[0, 1], [22, 1]]  # [sample, seconds]
     quote(d, 1_000, 1_002)  # samples of 2 half-ticks from now on
     assert tick(d, 1_000, T0 + 2 * NS_PER_SECOND) == 1_003  # (0 + 22 + 2) / 8
     # no tick at 3 s and 4 s: those seconds hold the last sample; the window keeps the last 4
     assert tick(d, 1_000, T0 + 5 * NS_PER_SECOND) == 1_001  # (2 + 2 + 2 + 2) / 8
-    assert list(d.ex.markets["TST"].basis_samples) == [2, 2, 2, 2]
+    assert list(d.ex.markets["TST"].basis_runs) == [[2, 4]]
 
 
 def test_a_fresh_market_gives_its_first_sample_the_weight_of_one_second():
