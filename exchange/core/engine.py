@@ -357,14 +357,14 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
                     assert pos.isolated_wallet == 0
                 n = sum(1 for o in acct.orders.values() if o.symbol == pos.symbol)
                 assert pos.open_orders == n, f"account {acct.id} {pos.symbol}: {pos.open_orders} != {n} open orders"
-        for pos in self.fund.positions.values():
-            cost += pos.cost
-            assert pos.size or pos.cost == 0, f"flat fund position in {pos.symbol} keeps cost {pos.cost}"
             assert self.backed(acct), f"account {acct.id} reserves {acct.order_margin} on a cross wallet of {acct.cross_wallet}"
             for oid, order in acct.orders.items():
                 assert order.account == acct.id and order.oid == oid
                 if order.order_type not in TRIGGER_TYPES:
                     assert self.books[order.symbol].orders.get(oid) is order, f"open order {oid} is not in its book"
+        for pos in self.fund.positions.values():
+            cost += pos.cost
+            assert pos.size or pos.cost == 0, f"flat fund position in {pos.symbol} keeps cost {pos.cost}"
         resting = sum(len(b.orders) for b in self.books.values())
         assert resting == sum(1 for a in self.accounts.values() for o in a.orders.values()
                               if o.order_type not in TRIGGER_TYPES), "the books hold orders no account has"
