@@ -15,8 +15,8 @@ from typing import Any, get_type_hints
 from .accounts import Account, Position
 from .book import Book, Order
 from .commands import (
-    COMMAND_TYPES, LIMIT, MARGIN_MODES, TRIGGER_TYPES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
-    Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
+    COMMAND_TYPES, LIMIT, MARGIN_MODES, TRIGGER_TYPES, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder,
+    CreateAccount, Deposit, Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage,
     SetMarginMode, SetTradingHalted, Withdraw,
 )
 from .errors import Reject, Rejection
@@ -148,7 +148,7 @@ class Exchange(Trading, Risk, Triggers, Pricing, Liquidation, Snapshots):
     def _after_trades(self, symbol: str, events: list) -> None:
         """Fire last-price triggers, trim reduce-only orders and cancel orders whose reservation lost its
         cash, until nothing more happens."""
-        if (not self.trigger_orders and not self.trim_pending and not self.backing_pending) or symbol in self._settling:
+        if symbol in self._settling or not (self.trigger_orders or self.trim_pending or self.backing_pending):
             return
         self._settling.add(symbol)
         while True:

@@ -15,7 +15,7 @@ class BalanceChanged(NamedTuple):
     account: int
     delta_cash: int
     cross_wallet_cash: int
-    reason: str  # DEPOSIT, WITHDRAW, TO_ISOLATED, FROM_ISOLATED, BAD_DEBT
+    reason: str  # DEPOSIT, WITHDRAW
 
 
 class CommandRejected(NamedTuple):
@@ -54,7 +54,8 @@ class OrderCancelled(NamedTuple):
     side: int
     price_ticks: int
     remaining_lots: int
-    reason: str  # USER, IOC, FOK, STP, MARKET_BAND, NO_LIQUIDITY, LIQUIDATION, ADL, REDUCE_ONLY, TRIGGER_REJECTED:code
+    reason: str  # USER, IOC, FOK, STP, MARKET_BAND, NO_LIQUIDITY, LIQUIDATION, ADL, REDUCE_ONLY, INSUFFICIENT_MARGIN,
+    # TRIGGER_REJECTED:code
 
 
 class OrderAmended(NamedTuple):
@@ -113,7 +114,7 @@ class IsolatedMarginChanged(NamedTuple):
     symbol: str
     delta_cash: int
     isolated_wallet_cash: int
-    reason: str  # USER, AUTO_ADD, OPEN, RELEASE
+    reason: str  # USER, AUTO_ADD, OPEN (a fill's margin and opening fee), RELEASE (back to the cross wallet)
 
 
 class AutoAddMarginSet(NamedTuple):
@@ -176,7 +177,9 @@ class InsuranceFundChanged(NamedTuple):
     symbol: str
     delta_cash: int
     balance_cash: int
-    reason: str  # LIQUIDATION_FEE, LIQUIDATION_SURPLUS, LIQUIDATION_DEFICIT, BAD_DEBT, FUNDING_ROUNDING, ADL_ROUNDING
+    # LIQUIDATION_FEE, LIQUIDATION_SURPLUS, LIQUIDATION_DEFICIT, PARTIAL_LIQUIDATION_FEE (from the account's wallet),
+    # BAD_DEBT (to the account's wallet), FUNDING_ROUNDING, ADL_ROUNDING, TAKEOVER_ROUNDING, FUND_POSITION_PNL
+    reason: str
     account: int
 
 

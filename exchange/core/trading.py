@@ -12,7 +12,10 @@ from .commands import (
     AmendOrder, CancelAll, CancelOrder, PlaceOrder,
 )
 from .errors import Reject, Rejection
-from .events import InsuranceFundChanged, IsolatedMarginChanged, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, PositionChanged, Trade
+from .events import (
+    InsuranceFundChanged, IsolatedMarginChanged, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected,
+    PositionChanged, Trade,
+)
 from .instruments import Instrument
 from .margin import bankruptcy_price, closing_cost, initial_margin
 from .money import PPM, ceil_div
