@@ -24,7 +24,7 @@ from .events import (
     AccountCreated, AutoAddMarginSet, BalanceChanged, CommandRejected, InstrumentChanged, IsolatedMarginChanged,
     LeverageSet, MarginModeSet, TradingHalted,
 )
-from .instruments import Instrument, param_problem
+from .instruments import PARAM_BOUNDS, Instrument, param_problem
 from .liquidation import BreachIndex, Liquidation, LiquidationContext
 from .margin import initial_margin
 from .market import Market
@@ -38,6 +38,7 @@ from .triggers import TriggerBook, Triggers
 MAX_CASH = 10**18
 FUND_ACCOUNT = -1  # account id of the insurance fund in events
 NEVER = 1 << 62  # bound on any single cash amount in a command
+INSTRUMENT_PARAMS = tuple(PARAM_BOUNDS)  # what SetInstrumentParam may change (bounds: instruments.PARAM_BOUNDS)
 
 
 # Fields used as keys (or as flags) are type-checked for every command before its handler runs; the

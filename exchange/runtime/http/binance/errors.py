@@ -148,6 +148,7 @@ REJECT_TABLE: dict[str, tuple[int, str]] = {
     Reject.IN_LIQUIDATION: (-2023, "User in liquidation mode now."),
     Reject.INVALID_PARAMETER: (INVALID_PARAMETER, "Data sent for a parameter is not valid."),
     Reject.INVALID_COMMAND: (UNKNOWN, MESSAGES[UNKNOWN]),
+    Reject.INTERNAL_ERROR: (UNKNOWN, MESSAGES[UNKNOWN]),
 }
 
 # the same core code means something more specific on some commands
