@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import secrets
 import signal
+import sys
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from ..core.commands import Heartbeat, IndexPrice
 from ..persistence import (
     JOURNAL_NAME, OVERRIDE_FLAG, SNAPSHOTS_KEPT, JournalWriter, RecoveryRefused, recover, write_snapshot,
 )
+from ..wire.schema import WireError
 from .clock import WallClock
 from .credentials import SECRET_FILE, Credentials
 from .feeds import IndexDriver, driver_from_config
@@ -35,10 +38,19 @@ from .http.server import HttpServer
 from .hub import Hub
 from .logcfg import configure_logging, get_logger
 from .sequencer import Sequencer
-from .server import KeyStore, Limits, Server
+from .faults import describe
+from .limits import Limits, limits_from_config
+from .server import KeyStore, Server
 
 DEFAULT_SERVER_CONFIG = CONFIG_DIR / "server.toml"
 MIN_TICK_WAIT_S = 0.01  # feeds and heartbeats wake at most this often in real time, at any clock speed
+MIN_ADMIN_KEY = 16  # characters
+SNAPSHOT_RETRY_S = 5.0  # a failed periodic snapshot is tried again this soon (or at its cadence if sooner)
+LOOP_RETRY_S = 1.0  # a feed or heartbeat loop that raised goes on after this long
+
+
+class ServeError(Exception):
+    """A reason to refuse to start, shown as one line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,13 +84,13 @@ def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]
 
 def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
     srv = raw.get("server", {})
-    d = Limits()
-    limits = Limits(int(srv.get("max_frame_bytes", d.max_frame)), int(srv.get("max_outbox_bytes", d.max_outbox)),
-                    int(srv.get("max_inflight", d.max_inflight)), float(srv.get("rate_limit_per_s", d.rate)),
-                    float(srv.get("rate_burst", d.burst)))
+    try:
+        limits = limits_from_config(srv)
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
     snapshots_kept = int(srv.get("snapshots_kept", SNAPSHOTS_KEPT))
     if snapshots_kept < 1:
-        raise ValueError(f"[server] snapshots_kept = {snapshots_kept}: at least 1 snapshot must be kept")
+        raise ServeError(f"[server] snapshots_kept = {snapshots_kept}: at least 1 snapshot must be kept")
     h = raw.get("http", {})
     dh = HttpOptions()
     http = HttpOptions(
@@ -134,10 +146,12 @@ class ExchangeService:
                      truncate_at_damage=self.options.truncate_journal_at_damage, log=self.log)
         self.exchange = ex
         self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))
-        self.admin_key = self.options.admin_key or self._stored_admin_key()
+        self.admin_key = self._admin_key()
         hub = Hub(ex)
         journal = JournalWriter(run_dir / JOURNAL_NAME)
-        self.sequencer = Sequencer(ex, journal, self.clock, hub, self.log, self.options.log_commands)
+        limits = self.options.limits
+        self.sequencer = Sequencer(ex, journal, self.clock, hub, self.log, self.options.log_commands,
+                                   limits.turn_requests, limits.turn_ms / 1000)
         self.drivers: dict[str, IndexDriver] = {
             sym: driver_from_config(ex.instruments[sym], cfg, self.config_dir)
             for sym, cfg in self.raw.get("feeds", {}).items() if sym in ex.instruments}
@@ -154,10 +168,12 @@ class ExchangeService:
             self._tasks.append(loop.create_task(self._feed(driver), name=f"feed-{driver.inst.symbol}"))
         self._tasks.append(loop.create_task(self._heartbeats(), name="heartbeats"))
         self._tasks.append(loop.create_task(self._snapshots(), name="snapshots"))
-        (run_dir / "server.json").write_text(json.dumps({"host": self.options.host, "port": self.port,
-                                                         "http_port": self.http_port, "pid": os.getpid()}))
+        info = run_dir / "server.json.tmp"  # written whole, then renamed: a reader never sees half of it
+        info.write_text(json.dumps({"host": self.options.host, "port": self.port, "http_port": self.http_port,
+                                    "pid": os.getpid()}))
+        info.replace(run_dir / "server.json")
         self.log.info("listening", host=self.options.host, port=self.port, run_dir=str(run_dir), seq=ex.seq,
-                      accounts=len(ex.accounts), speed=self.options.speed)
+                      accounts=len(ex.accounts), speed=self.options.speed, max_connections=self.server.max_connections)
 
     async def _start_http(self, hub: Hub) -> None:
         """The Binance-compatible REST + WebSocket server on `[http] port`, on this loop and sequencer."""
@@ -175,13 +191,19 @@ class ExchangeService:
         self.server.next_account = account + 1
         return account
 
-    def _stored_admin_key(self) -> str:
-        path = self.run_dir / "admin.key"
-        if not path.exists():
-            path.write_text(secrets.token_hex(16))
-            path.chmod(0o600)
-            self.log.warning("admin key generated", path=str(path))
-        return path.read_text().strip()
+    def _admin_key(self) -> str:
+        """The configured admin key, else the one stored in (or generated into) RUN_DIR/admin.key."""
+        key = self.options.admin_key
+        if not key:
+            path = self.run_dir / "admin.key"
+            if not path.exists():
+                path.write_text(secrets.token_hex(16))
+                path.chmod(0o600)
+                self.log.warning("admin key generated", path=str(path))
+            key = path.read_text().strip()
+        if len(key) < MIN_ADMIN_KEY:
+            raise ServeError(f"the admin key has {len(key)} characters: it needs at least {MIN_ADMIN_KEY} characters")
+        return key
 
     async def _feed(self, driver: IndexDriver) -> None:
         """One index update per interval; at high clock speeds at most one per MIN_TICK_WAIT_S of real
@@ -190,7 +212,12 @@ class ExchangeService:
         dt = max(driver.interval_s, wait * self.options.speed)
         symbol = driver.inst.symbol
         while True:
-            ticks = driver.step(dt)
+            try:
+                ticks = driver.step(dt)
+            except Exception as exc:  # noqa: BLE001 - a broken feed stalls its index, not the exchange
+                self.sequencer.fault("feed", exc, symbol=symbol)
+                await asyncio.sleep(LOOP_RETRY_S)
+                continue
             if ticks is not None:
                 self.sequencer.submit(IndexPrice(symbol, ticks), "feed")
             await asyncio.sleep(wait)
@@ -204,9 +231,26 @@ class ExchangeService:
                 self.sequencer.submit(Heartbeat(), "clock")
 
     async def _snapshots(self) -> None:
+        """A snapshot every snapshot_every_s; one that fails (disk full, no descriptors: the server logs
+        it) is tried again after SNAPSHOT_RETRY_S."""
+        every = self.options.snapshot_every_s
+        wait = every
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self.options.snapshot_every_s)
-            self.sequencer.call(self.server.take_snapshot)
+            await asyncio.sleep(wait)
+            written = loop.create_future()
+            self.sequencer.call(functools.partial(self._snapshot_into, written))
+            wait = every if await written else min(every, SNAPSHOT_RETRY_S)
+
+    def _snapshot_into(self, written: asyncio.Future) -> None:
+        """Take a snapshot (in the sequencer); `written` gets whether it was."""
+        try:
+            self.server.take_snapshot()
+            ok = True
+        except WireError:
+            ok = False
+        if not written.done():
+            written.set_result(ok)
 
     async def stop(self) -> None:
         """Graceful: stop listening, drain the queue, flush and close the journal, write a snapshot."""
@@ -223,7 +267,11 @@ class ExchangeService:
         self.server.keys.close()
         for session in list(self.server.hub.sessions):
             session.close("SHUTDOWN")
-        write_snapshot(self.run_dir, self.exchange, self.options.snapshots_kept)
+        if self.sequencer.journal_error is None:
+            try:
+                write_snapshot(self.run_dir, self.exchange, self.options.snapshots_kept)
+            except OSError as exc:
+                self.log.error("final snapshot failed", error=describe(exc))
         self.log.info("stopped", seq=self.exchange.seq)
         self._stopped.set()
 
@@ -263,7 +311,6 @@ def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     config, raw = load_server_config(args.config)
-    service = ExchangeService(config, raw, args.run_dir, options_from(raw, args), Path(args.config).resolve().parent)
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:
@@ -271,8 +318,12 @@ def serve_main(argv: list[str]) -> int:
     else:
         runner = uvloop.run
     try:
+        service = ExchangeService(config, raw, args.run_dir, options_from(raw, args), Path(args.config).resolve().parent)
         runner(service.run_until_signal())
     except RecoveryRefused as exc:
-        service.log.error("refusing to start", reason=str(exc))
+        get_logger("exchange").error("refusing to start", reason=str(exc))
+        return 2
+    except ServeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

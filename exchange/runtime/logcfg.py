@@ -10,10 +10,12 @@ import structlog
 
 def configure_logging(level: str = "info", stream=None) -> None:
     stream = stream or sys.stderr
-    renderer = (structlog.dev.ConsoleRenderer() if stream.isatty() else structlog.processors.JSONRenderer())
+    tty = stream.isatty()
+    renderer = structlog.dev.ConsoleRenderer() if tty else structlog.processors.JSONRenderer()
+    tracebacks = [] if tty else [structlog.processors.format_exc_info]  # exc_info -> an "exception" string
     structlog.configure(
         processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True),
-                    renderer],
+                    *tracebacks, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,

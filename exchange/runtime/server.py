@@ -1,5 +1,7 @@
 """The gateway: routes each request of a session to the sequencer (commands, queries), the hub
-(subscriptions) or the admin operations, and turns the resulting events into exactly one answer."""
+(subscriptions) or the admin operations, and turns the resulting events into exactly one answer.
+It also admits connections (a cap below the descriptor limit), throttles failed logins per peer host,
+and keeps one budget for the unsent output of all connections together."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -42,35 +44,30 @@ from ..core.events import (
 )
 from ..persistence import SNAPSHOTS_KEPT, write_snapshot
 from ..wire import schema
+from ..wire.codec import Encoded, encode
 from ..wire.schema import (
     ADMIN_OPS,
-    CHANNELS,
     COMMAND_OPS,
     PROTOCOL_VERSION,
     PUBLIC_CHANNELS_WITH_SYMBOL,
     WireError,
-    field,
     int_field,
+    param,
     price_str,
     symbol_field,
     to_wire,
 )
 from .clock import Clock
+from .faults import describe
 from .feeds import IndexDriver
 from .hub import EXPIRED_REASONS, Hub
+from .limits import Limits, LoginThrottle
 from .sequencer import Sequencer
-from .session import Session
+from .session import Inbox, Session
+
+__all__ = ["KeyStore", "Limits", "Server"]
 
 SERVER_NAME = "liquidex"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_frame: int = 64 * 1024
-    max_outbox: int = 4 * 1024 * 1024
-    max_inflight: int = 1000
-    rate: float = 2000.0  # requests per second per connection
-    burst: float = 4000.0
 
 
 class KeyStore:
@@ -144,53 +141,88 @@ class Server:
         self.snapshots_kept = snapshots_kept
         self.next_account = max(exchange.accounts, default=0) + 1
         self.disconnects: dict[str, int] = {}
+        self.max_connections = limits.connection_cap()
+        self.connections = 0  # admitted and not yet gone (closing ones included: they hold a descriptor)
+        self.refused = 0  # connections refused at the cap
+        self.unsent = 0  # bytes written by the exchange and not yet taken by the kernel, all connections
+        self.inbox = Inbox(limits.read_requests)
+        self.logins = LoginThrottle(limits.login_failure_burst, limits.login_failure_rate, log)
+        self.snapshot_error: str | None = None
+        self._book_answers: dict[tuple[str, int | None], tuple[int, Encoded]] = {}
 
     # -- connections ---------------------------------------------------------------------------
     def protocol(self) -> Session:
         return Session(self)
 
-    def connected(self, session: Session) -> None:
+    def connected(self, session: Session) -> bool:
+        """Admit a new connection, or refuse it (an error frame, then closed) at the cap."""
+        if self.connections >= self.max_connections:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 1000 == 0:
+                self.log.warning("connection refused", peer=session.peer, reason="TOO_MANY_CONNECTIONS",
+                                 connections=self.connections, refused=self.refused)
+            session.error(None, "TOO_MANY_CONNECTIONS", f"the server has {self.max_connections} connections: "
+                          "try again later")
+            session.flush()
+            session.close("TOO_MANY_CONNECTIONS")
+            return False
+        self.connections += 1
         self.hub.sessions.add(session)
+        return True
 
-    def disconnected(self, session: Session) -> None:
+    def disconnected(self, session: Session, admitted: bool) -> None:
+        self.connections -= admitted
         self.hub.drop(session)
 
     def dropped(self, session: Session, reason: str) -> None:
         self.hub.drop(session)
         self.disconnects[reason] = self.disconnects.get(reason, 0) + 1
-        self.log.warning("disconnect", peer=session.peer, account=session.account, reason=reason)
+        if reason != "TOO_MANY_CONNECTIONS":
+            self.log.warning("disconnect", peer=session.peer, account=session.account, reason=reason)
+
+    def shed(self) -> None:
+        """Unsent output passed max_outbox_total: count every connection's backlog afresh, then drop
+        the largest until the total is under 3/4 of the budget."""
+        sessions = [x for x in self.hub.sessions if not x.closed]
+        for x in sessions:
+            x.refresh_backlog()
+        target = self.limits.max_outbox_total * 3 // 4
+        if self.unsent <= self.limits.max_outbox_total:
+            return
+        for x in sorted(sessions, key=lambda x: x.out_bytes + x.backlog, reverse=True):
+            if self.unsent <= target:
+                break
+            x.close("SLOW_CONSUMER")
 
     # -- requests ------------------------------------------------------------------------------
     def handle(self, s: Session, op: str, rid: int, msg: dict) -> None:
+        if op == "hello":
+            version = param(msg, "version")
+            if version != PROTOCOL_VERSION:
+                raise WireError("UNSUPPORTED_VERSION", f"protocol version {version} is not supported; "
+                                f"this server speaks {PROTOCOL_VERSION}")
+            s.said_hello()
+            s.result(rid, {"server": SERVER_NAME, "version": PROTOCOL_VERSION, "time_ns": self.clock.now_ns(),
+                           "max_frame": self.limits.max_frame, "rate_limit": self.limits.rate})
+            return
+        if not s.hello:
+            raise WireError("HELLO_REQUIRED", "send {op: hello, version: 1} first")
+        if op == "login":
+            self._login(s, rid, param(msg, "api_key"))
+            return
+        if op == "ping":
+            s.result(rid, {"time_ns": self.clock.now_ns()})
+            return
+        if self.sequencer.journal_error is not None and op != "unsubscribe":
+            raise WireError("JOURNAL_UNAVAILABLE", f"the journal cannot be written ({self.sequencer.journal_error}): "
+                            "the exchange serves no request until it can")
         if op in COMMAND_OPS:
             if s.account < 0:
                 raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
             cmd = schema.to_command(op, msg, s.account, self.ex.instruments)
             self._submit(s, rid, cmd, f"a{s.account}", _COMMAND_ANSWERS[op])
         elif op in schema.QUERY_OPS:
-            answer = _QUERIES[op]
-            account = self._query_account(s, op, msg)
-            s.begin()
-
-            def query() -> None:
-                s.end()
-                self._answer(s, rid, answer, self, account, msg)
-
-            self.sequencer.call(query)
-        elif op == "hello":
-            version = field(msg, "version", int)
-            if version != PROTOCOL_VERSION:
-                raise WireError("UNSUPPORTED_VERSION", f"protocol version {version} is not supported; "
-                                f"this server speaks {PROTOCOL_VERSION}")
-            s.hello = True
-            s.result(rid, {"server": SERVER_NAME, "version": PROTOCOL_VERSION, "time_ns": self.clock.now_ns(),
-                           "max_frame": self.limits.max_frame, "rate_limit": self.limits.rate})
-        elif not s.hello:
-            raise WireError("HELLO_REQUIRED", "send {op: hello, version: 1} first")
-        elif op == "login":
-            self._login(s, rid, field(msg, "api_key", str))
-        elif op == "ping":
-            s.result(rid, {"time_ns": self.clock.now_ns()})
+            self._query(s, rid, _QUERIES[op], self, self._query_account(s, op, msg), msg)
         elif op in ("subscribe", "unsubscribe"):
             self._subscription(s, op, rid, msg)
         elif op in ADMIN_OPS:
@@ -204,8 +236,8 @@ class Server:
             s.result(rid, fn(*args))
         except WireError as exc:
             s.error(rid, exc.code, exc.message)
-        except Exception as exc:  # a bug in a view or an answer: the state itself is fine
-            self.log.exception("answer failed", rid=rid, error=repr(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug in a view or an answer: the state itself is fine
+            self.sequencer.fault("answer", exc, rid=rid)
             s.error(rid, "INTERNAL", f"internal error: {type(exc).__name__}")
 
     def _submit(self, s: Session, rid: int, commands: Any, origin: str,
@@ -216,26 +248,40 @@ class Server:
             s.end()
             self._answer(s, rid, answer, self, commands, events)
 
-        self.sequencer.submit(commands, origin, done)
+        self.sequencer.submit(commands, origin, done, key=s)
+
+    def _query(self, s: Session, rid: int, fn: Callable, *args: Any) -> None:
+        """Answer fn(*args) in order with the session's commands (through its sequencer queue)."""
+        s.begin()
+
+        def query() -> None:
+            s.end()
+            if not s.closed:
+                self._answer(s, rid, fn, *args)
+
+        self.sequencer.call(query, key=s)
 
     def _login(self, s: Session, rid: int, key: str) -> None:
+        if not self.logins.allowed(s.host):
+            raise WireError("LOGIN_THROTTLED", f"too many failed logins from {s.host}: try again later")
         if self.admin_key and hmac.compare_digest(key.encode(), self.admin_key.encode()):
             s.admin = True
             s.bucket.rate = s.bucket.burst = s.bucket.tokens = float("inf")
+            s.logged_in()
             s.result(rid, {"account": None, "admin": True})
             return
         account = self.keys.account_for(key)
         if account is None:
+            self.logins.failed(s.host, s.peer)
             raise WireError("AUTH_FAILED", "unknown API key")
         if s.account >= 0 and s.account != account:
             raise WireError("AUTH_FAILED", f"this connection is logged in as account {s.account}")
         s.account = account
+        s.logged_in()
         s.result(rid, {"account": account, "admin": False})
 
     def _subscription(self, s: Session, op: str, rid: int, msg: dict) -> None:
-        channel = field(msg, "channel", str)
-        if channel not in CHANNELS:
-            raise WireError("UNKNOWN_CHANNEL", f"channel {channel[:40]!r} is not one of {sorted(CHANNELS)}")
+        channel = param(msg, "channel")
         symbol = symbol_field(msg, self.ex.instruments).symbol if channel in PUBLIC_CHANNELS_WITH_SYMBOL else ""
         if channel == "private" and s.account < 0:
             raise WireError("NOT_LOGGED_IN", "the private channel needs a login with an API key")
@@ -243,20 +289,14 @@ class Server:
             self.hub.unsubscribe(s, channel, symbol)
             s.result(rid, {"channel": channel, "symbol": symbol or None})
             return
-
-        def subscribe() -> None:
-            if s.closed:
-                return
-            snapshot = self.hub.subscribe(s, channel, symbol)
-            s.result(rid, snapshot or {"channel": channel, "symbol": symbol or None})
-
-        self.sequencer.call(subscribe)
+        self._query(s, rid, lambda: self.hub.subscribe(s, channel, symbol) or {"channel": channel,
+                                                                               "symbol": symbol or None})
 
     def _query_account(self, s: Session, op: str, msg: dict) -> int:
         if op not in ("account", "positions", "open_orders", "order"):
             return -1
         if s.admin:
-            return int_field(msg, "account", 0, 2**62)
+            return param(msg, "account")
         if s.account < 0:
             raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
         return s.account
@@ -342,7 +382,7 @@ class Server:
         return [to_wire(r, self.ex.instruments[r["symbol"]]) for r in rows]
 
     def _q_order(self, account: int, msg: dict) -> Any:
-        oid = schema.order_id_field(msg)
+        oid = param(msg, "order_id")
         order = views.open_order(self.ex, account, oid)
         if order is not None:
             return to_wire(views.order_view(order), self.ex.instruments[order.symbol])
@@ -352,11 +392,22 @@ class Server:
         return {"order_id": oid, "status": closed[1]}
 
     def _q_book(self, account: int, msg: dict) -> Any:
+        """The book view, built and encoded once per state of the exchange (a flood of book queries
+        costs one)."""
         inst = symbol_field(msg, self.ex.instruments)
-        depth = int_field(msg, "depth", 1, 10_000, None)
+        depth = param(msg, "depth", None)
+        key = (inst.symbol, depth)
+        cached = self._book_answers.get(key)
+        if cached is not None and cached[0] == self.ex.seq:
+            return cached[1]
         view = views.book_view(self.ex, inst.symbol, depth)
-        return {"symbol": inst.symbol, "seq": self.hub.book_seq[inst.symbol],
-                "bids": schema.levels_to_wire(view["bids"], inst), "asks": schema.levels_to_wire(view["asks"], inst)}
+        answer = Encoded(encode({"symbol": inst.symbol, "seq": self.hub.book_seq[inst.symbol],
+                                 "bids": schema.levels_to_wire(view["bids"], inst),
+                                 "asks": schema.levels_to_wire(view["asks"], inst)}))
+        if len(self._book_answers) > 1000:
+            self._book_answers.clear()
+        self._book_answers[key] = (self.ex.seq, answer)
+        return answer
 
     def _q_instruments(self, account: int, msg: dict) -> Any:
         return [to_wire(views.instrument_view(self.ex, s), i) for s, i in self.ex.instruments.items()]
@@ -393,14 +444,14 @@ class Server:
         self._submit(s, rid, CreateAccount(account, deposit), "admin", answer)
 
     def _a_create_api_key(self, s: Session, rid: int, msg: dict) -> None:
-        account = int_field(msg, "account", 0, 2**62)
+        account = param(msg, "account")
         if account not in self.ex.accounts:
             raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
         s.result(rid, {"account": account, "api_key": self.keys.issue(account)})
 
     def _a_cash(self, s: Session, rid: int, msg: dict, kind: type) -> None:
-        account = int_field(msg, "account", 0, 2**62)
-        cmd = kind(account, schema.cash_field(msg))
+        account = param(msg, "account")
+        cmd = kind(account, param(msg, "amount"))
 
         def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
             ev = _expect(events, account, BalanceChanged)
@@ -415,12 +466,12 @@ class Server:
         self._a_cash(s, rid, msg, Withdraw)
 
     def _a_set_halted(self, s: Session, rid: int, msg: dict) -> None:
-        cmd = SetTradingHalted(field(msg, "halted", bool))
+        cmd = SetTradingHalted(param(msg, "halted"))
         self._submit(s, rid, cmd, "admin", lambda self, c, ev: {"halted": _expect(ev, -1, TradingHalted).halted})
 
     def _a_set_index(self, s: Session, rid: int, msg: dict) -> None:
         inst = symbol_field(msg, self.ex.instruments)
-        ticks = schema.positive_units(msg, "price", inst.tick_size, "tick size")
+        ticks = param(msg, "price", inst=inst)
         driver = self.drivers.get(inst.symbol)
         if driver is not None:
             driver.set_price(ticks)
@@ -433,11 +484,10 @@ class Server:
 
     def _a_shock_index(self, s: Session, rid: int, msg: dict) -> None:
         inst = symbol_field(msg, self.ex.instruments)
-        pct = schema.parse_decimal(field(msg, "pct", str), "pct")
-        seconds = schema.parse_decimal(field(msg, "seconds", str, "0"), "seconds")
-        if not -100 < pct <= 1000 or not 0 <= seconds <= 86400:
-            raise WireError("INVALID_PARAM", f"shock of {pct}% over {seconds}s: pct must be in (-100, 1000] and "
-                            "seconds in [0, 86400]")
+        pct = param(msg, "pct")
+        seconds = param(msg, "seconds", Decimal(0))
+        if pct == -100:
+            raise WireError("INVALID_PARAM", "a shock of -100% would take the index to 0")
         driver = self.drivers.get(inst.symbol)
         if driver is None or driver.base is None:
             raise WireError("NO_INDEX", f"{inst.symbol} has no index feed with a price yet: use set_index")
@@ -447,7 +497,7 @@ class Server:
 
     def _a_set_param(self, s: Session, rid: int, msg: dict) -> None:
         inst = symbol_field(msg, self.ex.instruments)
-        cmd = SetInstrumentParam(inst.symbol, field(msg, "name", str), int_field(msg, "value", 0, 10**18))
+        cmd = SetInstrumentParam(inst.symbol, param(msg, "name"), param(msg, "value"))
 
         def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
             ev = _expect(events, -1, InstrumentChanged)
@@ -456,16 +506,29 @@ class Server:
         self._submit(s, rid, cmd, "admin", answer)
 
     def _a_snapshot(self, s: Session, rid: int, msg: dict) -> None:
-        self.sequencer.call(lambda: self._answer(s, rid, self.take_snapshot))
+        self._query(s, rid, self.take_snapshot)
 
     def take_snapshot(self) -> dict[str, Any]:
-        self.sequencer.journal.sync()  # on disk before the snapshot, which must never be ahead of it
-        path = write_snapshot(self.run_dir, self.ex, self.snapshots_kept)
+        """Write a snapshot (in the sequencer, after the journal is on disk: a snapshot must never be
+        ahead of it); SNAPSHOT_FAILED when the disk or the descriptors say no. A failure is logged when a
+        streak of them starts, and when it ends."""
+        error = self.sequencer.flush_journal(sync=True)
+        if error is not None:
+            raise WireError("JOURNAL_UNAVAILABLE", f"the journal cannot be written ({error}): no snapshot")
+        try:
+            path = write_snapshot(self.run_dir, self.ex, self.snapshots_kept)
+        except OSError as exc:
+            if self.snapshot_error is None:
+                self.log.error("snapshot failed", error=describe(exc), errno=exc.errno, seq=self.ex.seq)
+            self.snapshot_error = describe(exc)
+            raise WireError("SNAPSHOT_FAILED", f"no snapshot written: {self.snapshot_error}") from None
+        if self.snapshot_error is not None:
+            self.log.warning("snapshot recovered", seq=self.ex.seq, path=str(path))
+            self.snapshot_error = None
         return {"seq": self.ex.seq, "path": str(path)}
 
     def _a_state_hash(self, s: Session, rid: int, msg: dict) -> None:
-        self.sequencer.call(lambda: s.result(rid, {"seq": self.ex.seq, "state_hash": self.ex.state_hash()}))
-
+        self._query(s, rid, lambda: {"seq": self.ex.seq, "state_hash": self.ex.state_hash()})
 
 
 _COMMAND_ANSWERS: dict[str, Callable] = {

@@ -32,7 +32,7 @@ class BadFrame(FrameError):
 class Decoder:
     """Incremental msgpack decoder with a frame size limit (bytes) and bounded containers."""
 
-    __slots__ = ("_chunk", "_fed", "_unpacker", "max_frame")
+    __slots__ = ("_chunk", "_fed", "_full", "_last", "_rest", "_unpacker", "max_frame")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.max_frame = max_frame
@@ -40,23 +40,29 @@ class Decoder:
         self._unpacker = msgpack.Unpacker(
             raw=False, max_buffer_size=max_frame + self._chunk, max_str_len=max_frame, max_bin_len=max_frame,
             max_array_len=max_frame // 2, max_map_len=max_frame // 4, max_ext_len=0, strict_map_key=True)
-        self._fed = 0  # bytes fed so far; unpacker.tell() is the bytes consumed
+        self._fed = 0  # bytes fed to the unpacker so far; unpacker.tell() is the bytes consumed
+        self._last = 0  # offset just past the last complete message
+        self._rest: bytes | memoryview = b""  # received, not yet fed to the unpacker
+        self._full = False  # the last feed() stopped at its limit
 
-    def feed(self, data: bytes) -> list[Any]:
-        """Feed received bytes; return the complete messages they finish, in order."""
+    @property
+    def pending(self) -> bool:
+        """Input is buffered that a further feed() (even with no data) may turn into messages."""
+        return self._full or bool(self._rest)
+
+    def push(self, data: bytes) -> None:
+        """Buffer received bytes for later feed() calls."""
+        if data:
+            self._rest = bytes(self._rest) + data if self._rest else memoryview(data)
+
+    def feed(self, data: bytes = b"", limit: int = -1) -> list[Any]:
+        """Feed received bytes; return the complete messages they finish, in order: at most `limit`
+        (< 0: all), the rest staying buffered (`pending`) for the next call."""
+        self.push(data)
         out: list[Any] = []
         up = self._unpacker
-        step = self._chunk
-        view = memoryview(data)
-        for start in range(0, len(data), step):
-            piece = view[start:start + step]
-            try:
-                up.feed(piece)
-            except msgpack.BufferFull:
-                raise FrameTooLarge(f"frame larger than {self.max_frame} bytes") from None
-            self._fed += len(piece)
-            last = up.tell()
-            while True:
+        while True:
+            while len(out) != limit:
                 try:
                     msg = up.unpack()
                 except msgpack.OutOfData:
@@ -66,13 +72,24 @@ class Decoder:
                         raise FrameTooLarge(f"frame larger than {self.max_frame} bytes ({exc})") from None
                     raise BadFrame(f"undecodable frame ({type(exc).__name__}: {exc})") from None
                 end = up.tell()
-                if end - last > self.max_frame:
-                    raise FrameTooLarge(f"frame of {end - last} bytes is larger than {self.max_frame}")
-                last = end
+                if end - self._last > self.max_frame:
+                    raise FrameTooLarge(f"frame of {end - self._last} bytes is larger than {self.max_frame}")
+                self._last = end
                 out.append(msg)
-            if self._fed - last > self.max_frame:
+            if len(out) == limit:
+                self._full = True
+                return out
+            self._full = False
+            if self._fed - self._last > self.max_frame:
                 raise FrameTooLarge(f"frame larger than {self.max_frame} bytes")
-        return out
+            if not self._rest:
+                return out
+            piece, self._rest = self._rest[:self._chunk], self._rest[self._chunk:]
+            try:
+                up.feed(piece)
+            except msgpack.BufferFull:
+                raise FrameTooLarge(f"frame larger than {self.max_frame} bytes") from None
+            self._fed += len(piece)
 
 
 _packer = msgpack.Packer(use_bin_type=True)
@@ -81,3 +98,16 @@ _packer = msgpack.Packer(use_bin_type=True)
 def encode(msg: Any) -> bytes:
     """One message as one frame."""
     return _packer.pack(msg)
+
+
+class Encoded(bytes):
+    """A value already encoded (one encoding shared by many answers)."""
+
+
+_RESULT_TYPE = b"\x83" + _packer.pack("type") + _packer.pack("result") + _packer.pack("id")
+_RESULT_KEY = _packer.pack("result")
+
+
+def encode_result(rid: int, result: Encoded) -> bytes:
+    """The frame {"type": "result", "id": rid, "result": ...} around an already encoded result."""
+    return b"".join((_RESULT_TYPE, _packer.pack(rid), _RESULT_KEY, result))

@@ -10,14 +10,27 @@ units are turned back into decimal strings by their key's unit suffix (`_ticks`,
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
 from ..core.commands import (
     BUY,
+    GTC,
+    GTX,
+    LIMIT,
+    MARGIN_MODES,
+    MARK_PRICE,
     ORDER_TYPES,
     SELL,
+    STOP,
+    STP_MODES,
+    STP_NONE,
+    TAKE_PROFIT,
+    TIFS,
+    TRIGGER_TYPES,
+    WORKING_TYPES,
     AdjustIsolatedMargin,
     AmendOrder,
     CancelAll,
@@ -27,13 +40,17 @@ from ..core.commands import (
     SetLeverage,
     SetMarginMode,
 )
+from ..core.engine import INSTRUMENT_PARAMS, MAX_CASH
 from ..core.instruments import Instrument
 from ..core.money import CASH_DECIMALS
 
 PROTOCOL_VERSION = 1
 MAX_CLIENT_ORDER_ID = 36
+MAX_API_KEY = 128
 MAX_DECIMAL_CHARS = 40
 MAX_REQUEST_ID = 2**63 - 1
+MAX_ID = 2**62  # account and order ids
+MAX_BOOK_DEPTH = 10_000
 CASH_UNIT = Decimal(1).scaleb(-CASH_DECIMALS)
 
 SESSION_OPS = frozenset({"hello", "login", "ping", "subscribe", "unsubscribe"})
@@ -56,23 +73,122 @@ class WireError(Exception):
         self.message = message
 
 
+def show(value: Any) -> str:
+    """A client's value in a message: strings and numbers cut short, anything else by its type
+    (the repr of a value nested 1,000 deep recurses past Python's limit)."""
+    if type(value) is str:
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    if type(value) in (int, bool, float) or value is None:
+        return repr(value)
+    return f"a {type(value).__name__}"
+
+
 def parse_request(msg: Any) -> tuple[str, int]:
     """(op, request id) of a request map, or WireError BAD_MESSAGE / UNKNOWN_OP."""
     if type(msg) is not dict:
         raise WireError("BAD_MESSAGE", f"a request must be a map, not {type(msg).__name__}")
     rid = msg.get("id")
     if type(rid) is not int or not 0 <= rid <= MAX_REQUEST_ID:
-        raise WireError("BAD_MESSAGE", f"request id {rid!r} must be an int in [0, 2**63)")
+        raise WireError("BAD_MESSAGE", f"request id {show(rid)} must be an int in [0, 2**63)")
     op = msg.get("op")
     if type(op) is not str:
-        raise WireError("BAD_MESSAGE", f"op {op!r} must be a string")
+        raise WireError("BAD_MESSAGE", f"op {show(op)} must be a string")
     if op not in SESSION_OPS and op not in COMMAND_OPS and op not in QUERY_OPS and op not in ADMIN_OPS:
-        raise WireError("UNKNOWN_OP", f"unknown op {op[:40]!r}")
+        raise WireError("UNKNOWN_OP", f"unknown op {show(op)}")
     return op, rid
 
 
-# -- field readers ------------------------------------------------------------------------------
+# -- parameters ---------------------------------------------------------------------------------
+# Every request parameter is declared once, in PARAMS: what it is, its bounds, and the code of a
+# value out of them. Everything a command carries into the journal passes through here first, so
+# nothing unbounded, unencodable or outside what the instrument and the core can hold is journaled.
+@dataclass(frozen=True, slots=True)
+class Param:
+    kind: str  # int | bool | str | enum | lots | ticks | cash | decimal
+    lo: Any = 0  # int, cash, decimal: the range; str: unused
+    hi: Any = 0  # ... ; str: the longest length
+    values: tuple[str, ...] = ()  # enum: the allowed values (matched after `fold`)
+    fold: Callable[[str], str] | None = None  # enum: str.upper, str.lower, or None (exact)
+    code: str = "INVALID_PARAM"  # the code of a well-formed value out of range
+
+
+PARAMS: dict[str, Param] = {
+    "version": Param("int", 0, 2**31),
+    "api_key": Param("str", hi=MAX_API_KEY),
+    "channel": Param("enum", values=tuple(sorted(CHANNELS)), code="UNKNOWN_CHANNEL"),
+    "side": Param("enum", values=("buy", "sell"), fold=str.lower),
+    "type": Param("enum", values=ORDER_TYPES, fold=str.upper, code="INVALID_ORDER_TYPE"),
+    "tif": Param("enum", values=TIFS, fold=str.upper, code="INVALID_TIF"),
+    "working_type": Param("enum", values=WORKING_TYPES, fold=str.upper, code="INVALID_TRIGGER"),
+    "stp": Param("enum", values=STP_MODES, fold=str.upper, code="INVALID_STP"),
+    "mode": Param("enum", values=MARGIN_MODES, fold=str.upper, code="INVALID_MARGIN_MODE"),
+    "name": Param("enum", values=INSTRUMENT_PARAMS, code="INVALID_PARAMETER"),  # the engine's code
+    "post_only": Param("bool"), "reduce_only": Param("bool"), "enabled": Param("bool"), "halted": Param("bool"),
+    "client_order_id": Param("str", hi=MAX_CLIENT_ORDER_ID),
+    "qty": Param("lots", code="INVALID_QTY"),  # in [1 lot, the instrument's largest max qty]
+    "price": Param("ticks", code="INVALID_PRICE"),  # in [1 tick, the instrument's max price]
+    "stop_price": Param("ticks", code="INVALID_PRICE"),
+    "amount": Param("cash", -MAX_CASH, MAX_CASH, code="INVALID_AMOUNT"),  # the core checks the sign
+    "deposit": Param("cash", -MAX_CASH, MAX_CASH, code="INVALID_AMOUNT"),
+    "account": Param("int", 0, MAX_ID),
+    "order_id": Param("int", 1, MAX_ID),
+    "leverage": Param("int", 1, 1000),
+    "depth": Param("int", 1, MAX_BOOK_DEPTH),
+    "value": Param("int", 0, MAX_CASH),
+    "pct": Param("decimal", Decimal(-100), Decimal(1000)),
+    "seconds": Param("decimal", Decimal(0), Decimal(86400)),
+}
 _MISSING = object()
+_TYPE_OF_KIND = {"int": int, "bool": bool, "str": str, "enum": str, "lots": str, "ticks": str, "cash": str,
+                 "decimal": str}
+
+
+def param(msg: dict, name: str, default: Any = _MISSING, inst: Instrument | None = None) -> Any:
+    """msg[name] checked against PARAMS[name] and converted (decimal strings to core units; `inst`
+    for lots and ticks), or the default when absent (or None)."""
+    spec = PARAMS[name]
+    value = msg.get(name)
+    if value is None:
+        if default is _MISSING:
+            raise WireError("MISSING_PARAM", f"missing parameter {name!r}")
+        return default
+    kind = spec.kind
+    if type(value) is not _TYPE_OF_KIND[kind]:
+        raise WireError("INVALID_PARAM", f"{name} must be {_TYPE_OF_KIND[kind].__name__}, not {type(value).__name__}")
+    if kind == "int":
+        if not spec.lo <= value <= spec.hi:
+            raise WireError(spec.code, f"{name} {value} is outside [{spec.lo}, {spec.hi}]")
+        return value
+    if kind == "bool":
+        return value
+    if kind == "str":
+        if len(value) > spec.hi:
+            raise WireError(spec.code, f"{name} is longer than {spec.hi} characters")
+        return value
+    if kind == "enum":
+        folded = spec.fold(value) if spec.fold is not None and len(value) <= 40 else value
+        if folded not in spec.values:
+            raise WireError(spec.code, f"{name} {show(value)} is not one of {', '.join(spec.values)}")
+        return folded
+    if kind == "decimal":
+        d = parse_decimal(value, name)
+        if not spec.lo <= d <= spec.hi:
+            raise WireError(spec.code, f"{name} {value} is outside [{spec.lo}, {spec.hi}]")
+        return d
+    if kind == "cash":
+        n = to_units(value, CASH_UNIT, name, "cash unit")
+        lo, hi = spec.lo, spec.hi
+    else:  # lots or ticks of the instrument
+        assert inst is not None, name
+        unit, step, hi = ((inst.lot_step, "lot step", max(inst.max_qty_lots, inst.market_max_qty_lots))
+                          if kind == "lots" else (inst.tick_size, "tick size", inst.max_price_ticks))
+        n = to_units(value, unit, name, step)
+        if n <= 0:
+            raise WireError("INVALID_PARAM", f"{name} {value} must be positive")
+        lo = 1
+    if not lo <= n <= hi:
+        raise WireError(spec.code, f"{name} {value} is outside [{lo}, {hi}] {'cash units' if kind == 'cash' else kind}")
+    return n
 
 
 def field(msg: dict, name: str, kind: type, default: Any = _MISSING) -> Any:
@@ -98,7 +214,7 @@ def symbol_field(msg: dict, instruments: dict[str, Instrument], name: str = "sym
     symbol = field(msg, name, str)
     inst = instruments.get(symbol)
     if inst is None:
-        raise WireError("UNKNOWN_SYMBOL", f"unknown symbol {symbol[:40]!r}")
+        raise WireError("UNKNOWN_SYMBOL", f"unknown symbol {show(symbol)}")
     return inst
 
 
@@ -126,7 +242,10 @@ def to_units(value: Any, unit: Decimal, what: str, step_name: str) -> int:
     if hit is not None:
         return hit
     d = parse_decimal(value, what)
-    count, rest = divmod(d, unit)
+    try:
+        count, rest = divmod(d, unit)
+    except InvalidOperation:  # more digits than the context holds
+        raise WireError("INVALID_PARAM", f"{what} {value} is out of range") from None
     if rest:
         raise WireError("INVALID_PARAM", f"{what} {value} is not a multiple of {step_name} {unit}")
     if len(_unit_cache) > 65536:
@@ -135,49 +254,22 @@ def to_units(value: Any, unit: Decimal, what: str, step_name: str) -> int:
     return n
 
 
-def positive_units(msg: dict, name: str, unit: Decimal, step_name: str) -> int:
-    n = to_units(field(msg, name, str), unit, name, step_name)
-    if n <= 0:
-        raise WireError("INVALID_PARAM", f"{name} {msg[name]} must be positive")
-    return n
-
-
 def cash_field(msg: dict, name: str = "amount") -> int:
-    return to_units(field(msg, name, str), CASH_UNIT, name, "cash unit")
-
-
-def side_field(msg: dict) -> int:
-    side = field(msg, "side", str).lower()
-    if side == "buy":
-        return BUY
-    if side == "sell":
-        return SELL
-    raise WireError("INVALID_PARAM", f"side {msg['side'][:20]!r} is not 'buy' or 'sell'")
-
-
-def order_id_field(msg: dict) -> int:
-    return int_field(msg, "order_id", 1, 2**62)
+    return param(msg, name)
 
 
 # -- commands -----------------------------------------------------------------------------------
 def place_command(msg: dict, account: int, instruments: dict[str, Instrument]) -> PlaceOrder:
     inst = symbol_field(msg, instruments)
-    order_type = field(msg, "type", str, "limit").upper()
-    if order_type not in ORDER_TYPES:
-        raise WireError("INVALID_ORDER_TYPE", f"order type {order_type[:30]!r} is not one of {ORDER_TYPES}")
-    priced = order_type in ("LIMIT", "STOP", "TAKE_PROFIT")
-    price = positive_units(msg, "price", inst.tick_size, "tick size") if priced else 0
-    stop = positive_units(msg, "stop_price", inst.tick_size, "tick size") if order_type not in ("LIMIT", "MARKET") else 0
-    tif = field(msg, "tif", str, "GTC").upper()
-    if field(msg, "post_only", bool, False):
-        tif = "GTX"
-    coid = field(msg, "client_order_id", str, "")
-    if len(coid) > MAX_CLIENT_ORDER_ID:
-        raise WireError("INVALID_PARAM", f"client_order_id is longer than {MAX_CLIENT_ORDER_ID} characters")
-    return PlaceOrder(account, inst.symbol, side_field(msg), positive_units(msg, "qty", inst.lot_step, "lot step"),
-                      price, order_type, tif, field(msg, "reduce_only", bool, False), stop,
-                      field(msg, "working_type", str, "MARK_PRICE").upper(), field(msg, "stp", str, "NONE").upper(),
-                      coid)
+    order_type = param(msg, "type", LIMIT)
+    priced = order_type in (LIMIT, STOP, TAKE_PROFIT)
+    price = param(msg, "price", inst=inst) if priced else 0
+    stop = param(msg, "stop_price", inst=inst) if order_type in TRIGGER_TYPES else 0
+    tif = GTX if param(msg, "post_only", False) else param(msg, "tif", GTC)
+    return PlaceOrder(account, inst.symbol, BUY if param(msg, "side") == "buy" else SELL,
+                      param(msg, "qty", inst=inst), price, order_type, tif, param(msg, "reduce_only", False), stop,
+                      param(msg, "working_type", MARK_PRICE), param(msg, "stp", STP_NONE),
+                      param(msg, "client_order_id", ""))
 
 
 def to_command(op: str, msg: dict, account: int, instruments: dict[str, Instrument]) -> Any:
@@ -187,23 +279,23 @@ def to_command(op: str, msg: dict, account: int, instruments: dict[str, Instrume
     inst = symbol_field(msg, instruments)
     symbol = inst.symbol
     if op == "cancel":
-        return CancelOrder(account, symbol, order_id_field(msg))
+        return CancelOrder(account, symbol, param(msg, "order_id"))
     if op == "cancel_all":
         return CancelAll(account, symbol)
     if op == "amend":
-        return AmendOrder(account, symbol, order_id_field(msg), positive_units(msg, "qty", inst.lot_step, "lot step"),
-                          positive_units(msg, "price", inst.tick_size, "tick size"))
+        return AmendOrder(account, symbol, param(msg, "order_id"), param(msg, "qty", inst=inst),
+                          param(msg, "price", inst=inst))
     if op == "set_leverage":
-        return SetLeverage(account, symbol, int_field(msg, "leverage", 1, 1000))
+        return SetLeverage(account, symbol, param(msg, "leverage"))
     if op == "set_margin_mode":
-        return SetMarginMode(account, symbol, field(msg, "mode", str).upper())
+        return SetMarginMode(account, symbol, param(msg, "mode"))
     if op == "adjust_margin":
-        amount = cash_field(msg)
+        amount = param(msg, "amount")
         if not amount:
             raise WireError("INVALID_PARAM", "amount must not be 0")
         return AdjustIsolatedMargin(account, symbol, amount)
     if op == "set_auto_add_margin":
-        return SetAutoAddMargin(account, symbol, field(msg, "enabled", bool))
+        return SetAutoAddMargin(account, symbol, param(msg, "enabled"))
     raise WireError("UNKNOWN_OP", f"{op!r} is not a trading command")
 
 
