@@ -1,11 +1,19 @@
-"""Helpers for the loopback tests: an in-process exchange service on 127.0.0.1 and funded clients."""
+"""Helpers for the loopback tests: an exchange service on 127.0.0.1 (in-process or a real server
+process) and funded clients."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+
+import structlog
 
 from clients.sdk import Client
 from exchange.config import CONFIG_DIR
@@ -13,8 +21,9 @@ from exchange.runtime.app import ExchangeService, ServeOptions, load_server_conf
 from exchange.runtime.logcfg import configure_logging
 from exchange.wire.codec import Decoder, encode
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123456789"
 SYMBOL = "BTCUSDT"
+REPO = Path(__file__).resolve().parents[2]
 
 configure_logging("error")
 
@@ -37,6 +46,40 @@ async def service(run_dir: Path, feeds: dict | None = None, **options) -> AsyncI
         yield svc
     finally:
         await svc.stop()
+
+
+def start_server(run_dir: Path, config: Path, *extra: str, **popen) -> tuple[subprocess.Popen, int]:
+    """`python -m exchange serve` as a real process on a free port; returns it and its port."""
+    info = run_dir / "server.json"
+    info.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir",
+                             str(run_dir), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet", "--log-level", "error",
+                             *extra], cwd=REPO, **popen)
+    deadline = time.monotonic() + 20
+    while not info.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    return proc, json.loads(info.read_text())["port"]
+
+
+def server_config(path: Path, **server: object) -> Path:
+    """A server config file: the default instruments, no feeds, and these [server] settings."""
+    settings = {"heartbeat_s": 3600, "snapshot_every_s": 3600, **server}
+    lines = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    path.write_text(f'base = "{REPO / "configs" / "default.toml"}"\n[server]\n{lines}')
+    return path
+
+
+@contextlib.contextmanager
+def captured_logs():
+    """The log entries made inside, at every level (the tests otherwise log errors only)."""
+    wrapper = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            yield logs
+    finally:
+        structlog.configure(wrapper_class=wrapper)
 
 
 async def admin_client(svc: ExchangeService) -> Client:

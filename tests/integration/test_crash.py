@@ -5,36 +5,17 @@ independent recovery of the same directory."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
-from loopback import ADMIN_KEY, run
+from loopback import ADMIN_KEY, run, server_config, start_server
 
 from clients.sdk import Client, ExchangeError
-from exchange.config import CONFIG_DIR, load_config
+from exchange.config import load_config
 from exchange.persistence import recover
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
-REPO = Path(__file__).resolve().parents[2]
-
-
-def start_server(run_dir: Path, config: Path) -> tuple[subprocess.Popen, int]:
-    info = run_dir / "server.json"
-    info.unlink(missing_ok=True)
-    proc = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir",
-                             str(run_dir), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet", "--log-level", "error"],
-                            cwd=REPO)
-    deadline = time.monotonic() + 20
-    while not info.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    return proc, json.loads(info.read_text())["port"]
 
 
 async def trader(port: int, key: str, account: int, rng: random.Random, acked: dict, cancelled: set,
@@ -67,9 +48,7 @@ async def trader(port: int, key: str, account: int, rng: random.Random, acked: d
 def test_sigkill_during_a_burst_loses_no_acknowledged_order(tmp_path):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = tmp_path / "server.toml"
-    config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nheartbeat_s = 3600\n'
-                      'snapshot_every_s = 0.3\nrate_limit_per_s = 100000\nrate_burst = 100000\n')
+    config = server_config(tmp_path / "server.toml", snapshot_every_s=0.3, rate_limit_per_s=100000, rate_burst=100000)
     proc, port = start_server(run_dir, config)
     acked: dict[int, tuple] = {}
     cancelled: set[int] = set()

@@ -19,7 +19,7 @@ from exchange.runtime.app import ExchangeService, ServeOptions, load_server_conf
 from exchange.runtime.logcfg import configure_logging
 from exchange.sim.scenario import load_scenario
 
-ADMIN = "sim-test-admin"
+ADMIN = "sim-test-admin-key-0123"
 INSTRUMENTS = {i.symbol: i for i in load_config().instruments}
 BTC = "BTCUSDT"
 
