@@ -30,7 +30,7 @@ import msgpack
 from bench.__main__ import emit
 from exchange.config import CONFIG_DIR
 
-ADMIN_KEY = "bench-admin"
+ADMIN_KEY = "bench-gateway-admin-key"
 SYMBOL = "BTCUSDT"
 
 

@@ -1,9 +1,9 @@
 """Example bot for docs/protocol.md: open a leveraged long over the socket API, report the position
 every second, and stop when the exchange liquidates it (after an admin shocks the index).
 
-    python -m exchange serve --config configs/server.toml --run-dir runs/demo --admin-key secret
-    python docs/examples/liquidation_bot.py --admin-key secret          # in a second terminal
-    python docs/examples/liquidation_bot.py --admin-key secret --shock -10   # in a third: -10% over 5 s
+    python -m exchange serve --config configs/server.toml --run-dir runs/demo --admin-key classroom-demo-key
+    python docs/examples/liquidation_bot.py --admin-key classroom-demo-key          # in a second terminal
+    python docs/examples/liquidation_bot.py --admin-key classroom-demo-key --shock -10   # in a third: -10% over 5 s
 
 The admin key is used once, to create and fund the bot's account and a liquidity account that
 offers the bot its coins and bids under the market (where its liquidation will be filled).

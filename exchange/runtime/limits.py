@@ -27,7 +27,7 @@ class Limits:
     login_failure_burst: float = 10.0  # failed logins per peer host before LOGIN_THROTTLED
     login_failure_rate: float = 0.5  # failed logins per second per peer host, sustained
     turn_requests: int = 1000  # requests the sequencer serves per turn, at most ...
-    turn_ms: float = 5.0  # ... and for at most this long, before it flushes and lets sockets in
+    turn_ms: float = 2.0  # ... and for at most this long, before it flushes and lets sockets in
     read_requests: int = 128  # requests read (all connections, round-robin) per loop iteration
 
     def connection_cap(self) -> int:

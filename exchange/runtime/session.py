@@ -2,8 +2,8 @@
 limit, fair reading, bounded outbox; and the Inbox that handles the input of all connections.
 
 Reading: a socket is read (at most READ_BYTES at a time) only when everything read before has been
-handled. The Inbox handles what was read round-robin, one request of each connection in turn and at
-most `read_requests` per loop iteration, so a connection pipelining thousands of requests
+handled. The Inbox handles what was read a few requests of each connection at a time, in fair order
+(fair.py), about `read_requests` per loop iteration, so a connection pipelining thousands of requests
 costs other connections one request per round, and every loop iteration stays short. Past
 `max_inflight` queued requests a connection is not read until answers have gone out.
 
@@ -19,57 +19,65 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ..wire.codec import Decoder, Encoded, FrameError, encode, encode_result
 from ..wire.schema import WireError, parse_request
+from .fair import FairOrder
 from .limits import TokenBucket
 
 if TYPE_CHECKING:
     from .server import Server
 
 READ_BYTES = 16 * 1024
+PER_VISIT = 16  # requests of a connection handled each time its turn in the round comes
 LINGER_S = 1.0
 _read_buffer = memoryview(bytearray(READ_BYTES))  # shared: the loop fills it and hands it over at once
 
 
 class Inbox:
-    """Connections with received input waiting, served round-robin (one request each per round)."""
+    """Connections with received input waiting, served up to PER_VISIT requests at a time in fair
+    order (fair.py), about `per_iteration` requests a round. The first input of a loop iteration is
+    handled at once (a lone client waits for no extra iteration); input arriving after it waits for
+    the next round, at the next iteration."""
 
     def __init__(self, per_iteration: int) -> None:
         self.per_iteration = max(1, per_iteration)
-        self.ring: deque[Session] = deque()
+        self.order = FairOrder()
         self._scheduled = False
 
     def add(self, session: Session) -> None:
-        if not session.waiting:  # fresh input goes first: it waits for no backlog of others
-            session.waiting = True
-            self.ring.appendleft(session)
-            if not self._scheduled:
-                self._scheduled = True
-                asyncio.get_running_loop().call_soon(self.run)
+        if session.waiting:
+            return
+        session.waiting = True
+        self.order.add(session)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._next)
+            self._round()
 
-    def run(self) -> None:
+    def _next(self) -> None:
         self._scheduled = False
-        ring = self.ring
+        if self.order:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._next)
+            self._round()
+
+    def _round(self) -> None:
+        order = self.order
         touched: dict[Session, None] = {}
-        for _ in range(self.per_iteration):
-            if not ring:
-                break
-            session = ring.popleft()
+        budget = self.per_iteration
+        while order and budget > 0:
+            session = order.pop()
             touched[session] = None
-            if session.take_one():
-                ring.append(session)
-            else:
-                session.waiting = False
+            handled, more = session.take(PER_VISIT)
+            budget -= max(handled, 1)
+            order.done(session, handled, more)
+            session.waiting = more
         for session in touched:
             session.flush()
             if not session.waiting:
                 session.pace()
-        if ring and not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self.run)
 
 
 class Session(asyncio.BufferedProtocol):
@@ -136,20 +144,23 @@ class Session(asyncio.BufferedProtocol):
         pass
 
     # -- input ---------------------------------------------------------------------------------
-    def take_one(self) -> bool:
-        """Handle the next request received, if one is complete; whether to come back for another."""
+    def take(self, n: int) -> tuple[int, bool]:
+        """Handle up to n of the requests received (fewer at max_inflight): (how many, whether to
+        come back for more)."""
         if self.closed:
-            return False
+            return 0, False
         try:
-            messages = self.decoder.feed(b"", 1)
+            messages = self.decoder.feed(b"", max(1, min(n, self.max_inflight - self.inflight)))
         except FrameError as exc:
             self.error(None, exc.code, str(exc))
             self.flush()
             self.close(exc.code)
-            return False
-        if messages:
-            self._handle(messages[0])
-        return not self.closed and self.decoder.pending and self.inflight < self.max_inflight
+            return 0, False
+        for msg in messages:
+            self._handle(msg)
+            if self.closed:
+                return len(messages), False
+        return len(messages), self.decoder.pending and self.inflight < self.max_inflight
 
     def _handle(self, msg: Any) -> None:
         op = None
