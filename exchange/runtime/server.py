@@ -451,7 +451,7 @@ class Server:
 
     def _a_cash(self, s: Session, rid: int, msg: dict, kind: type) -> None:
         account = param(msg, "account")
-        cmd = kind(account, param(msg, "amount"))
+        cmd = kind(account, param(msg, "amount", op=msg["op"]))
 
         def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
             ev = _expect(events, account, BalanceChanged)

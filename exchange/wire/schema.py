@@ -9,6 +9,7 @@ units are turned back into decimal strings by their key's unit suffix (`_ticks`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -112,7 +113,7 @@ class Param:
     code: str = "INVALID_PARAM"  # the code of a well-formed value out of range
 
 
-PARAMS: dict[str, Param] = {
+PARAMS: dict[str | tuple[str, str], Param] = {  # name, or (op, name) where one op differs
     "version": Param("int", 0, 2**31),
     "api_key": Param("str", hi=MAX_API_KEY),
     "channel": Param("enum", values=tuple(sorted(CHANNELS)), code="UNKNOWN_CHANNEL"),
@@ -128,8 +129,10 @@ PARAMS: dict[str, Param] = {
     "qty": Param("lots", code="INVALID_QTY"),  # in [1 lot, the instrument's largest max qty]
     "price": Param("ticks", code="INVALID_PRICE"),  # in [1 tick, the instrument's max price]
     "stop_price": Param("ticks", code="INVALID_PRICE"),
-    "amount": Param("cash", -MAX_CASH, MAX_CASH, code="INVALID_AMOUNT"),  # the core checks the sign
-    "deposit": Param("cash", -MAX_CASH, MAX_CASH, code="INVALID_AMOUNT"),
+    "amount": Param("cash", -MAX_CASH, MAX_CASH, code="INVALID_AMOUNT"),  # adjust_margin: signed
+    ("deposit", "amount"): Param("cash", 1, MAX_CASH, code="INVALID_AMOUNT"),
+    ("withdraw", "amount"): Param("cash", 1, MAX_CASH, code="INVALID_AMOUNT"),
+    "deposit": Param("cash", 1, MAX_CASH, code="INVALID_AMOUNT"),  # create_account's
     "account": Param("int", 0, MAX_ID),
     "order_id": Param("int", 1, MAX_ID),
     "leverage": Param("int", 1, 1000),
@@ -143,10 +146,10 @@ _TYPE_OF_KIND = {"int": int, "bool": bool, "str": str, "enum": str, "lots": str,
                  "decimal": str}
 
 
-def param(msg: dict, name: str, default: Any = _MISSING, inst: Instrument | None = None) -> Any:
-    """msg[name] checked against PARAMS[name] and converted (decimal strings to core units; `inst`
-    for lots and ticks), or the default when absent (or None)."""
-    spec = PARAMS[name]
+def param(msg: dict, name: str, default: Any = _MISSING, inst: Instrument | None = None, op: str = "") -> Any:
+    """msg[name] checked against PARAMS[op, name] or PARAMS[name] and converted (decimal strings to
+    core units; `inst` for lots and ticks), or the default when absent (or None)."""
+    spec = PARAMS.get((op, name)) or PARAMS[name]
     value = msg.get(name)
     if value is None:
         if default is _MISSING:
@@ -218,15 +221,17 @@ def symbol_field(msg: dict, instruments: dict[str, Instrument], name: str = "sym
     return inst
 
 
+_DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", re.ASCII)  # no spaces, _, NaN, Infinity
+
+
 def parse_decimal(value: Any, what: str) -> Decimal:
     if type(value) is int:
         value = str(value)
     if type(value) is not str or len(value) > MAX_DECIMAL_CHARS:
         raise WireError("INVALID_PARAM", f"{what} must be a decimal string")
-    try:
-        d = Decimal(value)
-    except InvalidOperation:
-        raise WireError("INVALID_PARAM", f"{what} {value!r} is not a decimal number") from None
+    if not _DECIMAL.fullmatch(value):
+        raise WireError("INVALID_PARAM", f"{what} {value!r} is not a decimal number")
+    d = Decimal(value)
     if not d.is_finite() or (d and not -12 <= d.adjusted() <= 18):
         raise WireError("INVALID_PARAM", f"{what} {value} is out of range")
     return d
