@@ -208,15 +208,16 @@ async def setup_market(port: int, accounts: int) -> list[str]:
     return [m.api_key for m in made[2:]]
 
 
-async def churn(port: int, key: str, seconds: float) -> int:
-    """Keep the book busy: re-price one order up and down as fast as answers come; the updates sent."""
+async def churn(port: int, key: str, seconds: float, window: int = 32) -> int:
+    """Keep the book busy: re-price one order up and down, `window` amends in flight; the amends made."""
     from clients.sdk import Client
     async with Client(port=port, api_key=key, timeout=60) as c:
         order = await c.create_order(SYMBOL, "limit", "buy", "0.01", "29500")
         deadline, n = time.perf_counter() + seconds, 0
         while time.perf_counter() < deadline:
-            n += 1
-            await c.edit_order(order.id, SYMBOL, amount="0.01", price=str(29500 + n % 50))
+            await asyncio.gather(*(c.edit_order(order.id, SYMBOL, amount="0.01", price=str(29500 + (n + i) % 50))
+                                   for i in range(window)))
+            n += window
         return n
 
 
