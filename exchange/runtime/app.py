@@ -142,11 +142,11 @@ class ExchangeService:
     async def start(self) -> None:
         run_dir = self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
+        self.admin_key = self._admin_key()  # a key too short refuses the start before anything else
         ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash,
                      truncate_at_damage=self.options.truncate_journal_at_damage, log=self.log)
         self.exchange = ex
         self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))
-        self.admin_key = self._admin_key()
         hub = Hub(ex)
         journal = JournalWriter(run_dir / JOURNAL_NAME)
         limits = self.options.limits

@@ -23,7 +23,7 @@ from exchange.runtime.app import ExchangeService, ServeOptions, load_server_conf
 from exchange.runtime.http.api import HttpOptions
 from exchange.runtime.logcfg import configure_logging
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123456789"
 BTC = "BTCUSDT"
 ETH = "ETHUSDT"
 
