@@ -44,7 +44,7 @@ from ..core.events import (
 )
 from ..persistence import SNAPSHOTS_KEPT, write_snapshot
 from ..wire import schema
-from ..wire.codec import Encoded, encode
+from ..wire.codec import Encoded
 from ..wire.schema import (
     ADMIN_OPS,
     COMMAND_OPS,
@@ -62,6 +62,7 @@ from .faults import describe
 from .feeds import IndexDriver
 from .hub import EXPIRED_REASONS, Hub
 from .limits import Limits, LoginThrottle
+from .queries import QUERIES
 from .sequencer import Sequencer
 from .session import Inbox, Session
 
@@ -148,7 +149,7 @@ class Server:
         self.inbox = Inbox(limits.read_requests)
         self.logins = LoginThrottle(limits.login_failure_burst, limits.login_failure_rate, log)
         self.snapshot_error: str | None = None
-        self._book_answers: dict[tuple[str, int | None], tuple[int, Encoded]] = {}
+        self.book_answers: dict[tuple[str, int | None], tuple[int, Encoded]] = {}  # queries.q_book
 
     # -- connections ---------------------------------------------------------------------------
     def protocol(self) -> Session:
@@ -222,7 +223,7 @@ class Server:
             cmd = schema.to_command(op, msg, s.account, self.ex.instruments)
             self._submit(s, rid, cmd, f"a{s.account}", _COMMAND_ANSWERS[op])
         elif op in schema.QUERY_OPS:
-            self._query(s, rid, _QUERIES[op], self, self._query_account(s, op, msg), msg)
+            self._query(s, rid, QUERIES[op], self, self._query_account(s, op, msg), msg)
         elif op in ("subscribe", "unsubscribe"):
             self._subscription(s, op, rid, msg)
         elif op in ADMIN_OPS:
@@ -362,71 +363,6 @@ class Server:
         return self.order_result(cmd.account, ev.order_id, events)
 
 
-    # -- queries -------------------------------------------------------------------------------
-    def _q_account(self, account: int, msg: dict) -> Any:
-        view = views.account_view(self.ex, account)
-        if view is None:
-            raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
-        return to_wire(view, None)
-
-    def _q_positions(self, account: int, msg: dict) -> Any:
-        symbol = symbol_field(msg, self.ex.instruments).symbol if msg.get("symbol") is not None else None
-        rows = views.positions_view(self.ex, account, symbol)
-        if rows is None:
-            raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
-        return [to_wire(r, self.ex.instruments[r["symbol"]]) for r in rows]
-
-    def _q_open_orders(self, account: int, msg: dict) -> Any:
-        symbol = symbol_field(msg, self.ex.instruments).symbol if msg.get("symbol") is not None else None
-        rows = views.open_orders_view(self.ex, account, symbol) or []
-        return [to_wire(r, self.ex.instruments[r["symbol"]]) for r in rows]
-
-    def _q_order(self, account: int, msg: dict) -> Any:
-        oid = param(msg, "order_id")
-        order = views.open_order(self.ex, account, oid)
-        if order is not None:
-            return to_wire(views.order_view(order), self.ex.instruments[order.symbol])
-        closed = self.hub.closed_orders.get(oid)
-        if closed is None or closed[0] != account:
-            raise WireError("UNKNOWN_ORDER", f"no order {oid} of account {account} is open or recently closed")
-        return {"order_id": oid, "status": closed[1]}
-
-    def _q_book(self, account: int, msg: dict) -> Any:
-        """The book view, built and encoded once per state of the exchange (a flood of book queries
-        costs one)."""
-        inst = symbol_field(msg, self.ex.instruments)
-        depth = param(msg, "depth", None)
-        key = (inst.symbol, depth)
-        cached = self._book_answers.get(key)
-        if cached is not None and cached[0] == self.ex.seq:
-            return cached[1]
-        view = views.book_view(self.ex, inst.symbol, depth)
-        answer = Encoded(encode({"symbol": inst.symbol, "seq": self.hub.book_seq[inst.symbol],
-                                 "bids": schema.levels_to_wire(view["bids"], inst),
-                                 "asks": schema.levels_to_wire(view["asks"], inst)}))
-        if len(self._book_answers) > 1000:
-            self._book_answers.clear()
-        self._book_answers[key] = (self.ex.seq, answer)
-        return answer
-
-    def _q_instruments(self, account: int, msg: dict) -> Any:
-        return [to_wire(views.instrument_view(self.ex, s), i) for s, i in self.ex.instruments.items()]
-
-    def _q_ticker(self, account: int, msg: dict) -> Any:
-        inst = symbol_field(msg, self.ex.instruments)
-        return to_wire(views.ticker_view(self.ex, inst.symbol), inst)
-
-    def _q_funding(self, account: int, msg: dict) -> Any:
-        inst = symbol_field(msg, self.ex.instruments)
-        return to_wire(views.funding_view(self.ex, inst.symbol), inst)
-
-    def _q_insurance_fund(self, account: int, msg: dict) -> Any:
-        return to_wire(views.insurance_view(self.ex), None)
-
-    def _q_time(self, account: int, msg: dict) -> Any:
-        return {"time_ns": self.clock.now_ns(), "exchange_ts_ns": self.ex.ts_ns, "seq": self.ex.seq}
-
-
     # -- admin ---------------------------------------------------------------------------------
     def _a_create_account(self, s: Session, rid: int, msg: dict) -> None:
         """One CreateAccount command carries the deposit: a rejection (the id exists, a bad amount) changes
@@ -541,5 +477,4 @@ _COMMAND_ANSWERS: dict[str, Callable] = {
     "adjust_margin": _simple_answer(IsolatedMarginChanged, ("symbol", "delta_cash", "isolated_wallet_cash")),
     "set_auto_add_margin": _simple_answer(AutoAddMarginSet, ("symbol", "enabled")),
 }
-_QUERIES: dict[str, Callable] = {op: getattr(Server, f"_q_{op}") for op in schema.QUERY_OPS}
 _ADMIN: dict[str, Callable] = {op: getattr(Server, f"_a_{op}") for op in ADMIN_OPS}
