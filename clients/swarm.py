@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from exchange.sim.runner import agent_rng
 from exchange.sim.scenario import AgentSpec, Scenario, load_scenario
 
 from exchange.sim.agent import AgentContext, MarketView
-from exchange.sim.agents import AGENT_KINDS
+from exchange.sim.agents import agent_class
 from .runner import SocketRunner
 from .sdk import Client
 
@@ -43,7 +44,7 @@ def scaled_specs(scenario: Scenario, n: int) -> list[AgentSpec]:
     counts = [base + int(x) for x in exact]
     for i in sorted(range(len(exact)), key=lambda i: int(exact[i]) - exact[i])[: n - sum(counts)]:
         counts[i] += 1
-    return [AgentSpec(a.kind, c, a.params, a.symbol) for a, c in zip(kinds, counts, strict=True) if c]
+    return [replace(a, count=c) for a, c in zip(kinds, counts, strict=True) if c]
 
 
 def assignments(specs: list[AgentSpec], workers: int) -> list[list[tuple[int, AgentSpec]]]:
@@ -67,7 +68,7 @@ async def _run_worker(host: str, port: int, admin_key: str, scenario_name: str, 
         async def one(i: int, spec: AgentSpec) -> None:
             ctx = AgentContext(account=-1, instruments=instruments, rng=agent_rng(seed, i), market=views,
                                name=f"{spec.kind}-{i}")
-            agent = AGENT_KINDS[spec.kind](ctx, spec.symbol, **spec.params)
+            agent = agent_class(spec.kind, spec.agent)(ctx, spec.symbol, **spec.params)
             c = stats.setdefault(spec.kind, Counter())
             c["agents"] += 1
             async with gate:

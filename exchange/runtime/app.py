@@ -17,13 +17,12 @@ import secrets
 import signal
 import sys
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 
-from ..config import CONFIG_DIR, ExchangeConfig, parse_config
+from ..config import CONFIG_DIR, ExchangeConfig, load_config_data, parse_config
 from ..core.commands import Heartbeat, IndexPrice
 from ..persistence import (
     JOURNAL_NAME, OVERRIDE_FLAG, SNAPSHOTS_KEPT, JournalWriter, RecoveryRefused, recover, write_snapshot,
@@ -69,16 +68,9 @@ class ServeOptions:
 
 
 def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]]:
-    """Parse a server config; `base = "default.toml"` pulls instruments from another file of the same
-    directory (tables of this file win)."""
-    path = Path(path)
-    with open(path, "rb") as fh:
-        data = tomllib.load(fh)
-    if "base" in data:
-        with open(path.parent / data.pop("base"), "rb") as fh:
-            base = tomllib.load(fh)
-        base.update(data)
-        data = base
+    """Parse a server config; `base = "default.toml"` layers it over another file of the same
+    directory (its tables merge into the base's, key by key: see exchange/config.py)."""
+    data = load_config_data(path)
     return parse_config(data), data
 
 

@@ -140,6 +140,8 @@ class Agent:
         self.first_liquidation_ns = -1
         self.cost_at_liquidation = 0  # |cost basis| of the position when first liquidated
         self.rejections = 0
+        self.size_cuts: dict[str, int] = {}  # orders this agent shrank itself, by reason (bracket, max_qty)
+        self.requested_peak_cash = 0  # the largest notional it asked lots_for_notional for
 
     # -- shell entry points --------------------------------------------------------------------
     def start(self) -> list:
@@ -227,10 +229,18 @@ class Agent:
         return CancelAll(self.ctx.account, self.symbol)
 
     def lots_for_notional(self, notional_cash: float, price: int) -> int:
-        """Lots worth about notional_cash at price, within the instrument's quantity limits."""
-        notional_cash = min(notional_cash, self.max_notional_cash)
+        """Lots worth about notional_cash at price, within the brackets' limit at this leverage and the
+        instrument's quantity limits; a cut is counted in `size_cuts` (reported per agent)."""
+        self.requested_peak_cash = max(self.requested_peak_cash, int(notional_cash))
+        reason = ""
+        if notional_cash > self.max_notional_cash:
+            notional_cash, reason = self.max_notional_cash, "bracket"
         lots = int(notional_cash // max(1, price * self.inst.cash_per_tick_lot))
-        return min(max(lots, self.inst.min_qty_lots), self.inst.market_max_qty_lots)
+        if lots > self.inst.market_max_qty_lots:
+            lots, reason = self.inst.market_max_qty_lots, "max_qty"
+        if reason:
+            self.size_cuts[reason] = self.size_cuts.get(reason, 0) + 1
+        return max(lots, self.inst.min_qty_lots)
 
     def equity(self) -> int:
         """Deposit + realized PnL + unrealized PnL at the mark (fees and funding not counted)."""

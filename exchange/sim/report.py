@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.commands import CROSS, ISOLATED
+from .recorder import Peak, equity
 
 if TYPE_CHECKING:
     from .simulation import Simulation
@@ -35,26 +36,47 @@ def _downsample(points: list, n: int = MAX_PATH_POINTS) -> list:
 
 
 def agent_rows(sim: Simulation) -> list[dict[str, Any]]:
-    """Per agent: kind, margin mode, leverage, deposit, final equity, PnL, liquidation facts."""
-    ex = sim.exchange
+    """Per agent: kind, margin mode, leverage, deposit, final equity, PnL, liquidation facts, and its
+    exposure at its peak notional with every cut of its order sizes by reason."""
+    ex, rec = sim.exchange, sim.recorder
     rows = []
     for a in sim.agents:
         acct = ex.accounts[a.ctx.account]
-        equity = acct.wallet_total()
-        for pos in acct.positions.values():
-            if pos.size:
-                equity += pos.size * ex.markets[pos.symbol].mark * ex.instruments[pos.symbol].cash_per_tick_lot - pos.cost
-        pnl = equity - acct.deposited + acct.withdrawn
+        eq = equity(ex, acct)
+        pnl = eq - acct.deposited + acct.withdrawn
         margin = a.cost_at_liquidation // a.leverage if a.liquidated else 0
         rows.append({
             "account": a.ctx.account, "kind": a.kind, "mode": a.margin_mode, "leverage": a.leverage,
-            "deposit_usdt": usdt(acct.deposited), "equity_usdt": usdt(equity), "pnl_usdt": usdt(pnl),
+            "deposit_usdt": usdt(acct.deposited), "equity_usdt": usdt(eq), "pnl_usdt": usdt(pnl),
             "liquidated": bool(a.liquidated),
             "first_liquidation_s": a.first_liquidation_ns / NS if a.liquidated else None,
             "position_margin_usdt": usdt(margin),
             "loss_beyond_position_usdt": usdt(max(0, -pnl - margin)) if a.liquidated else 0.0,
+            **exposure(rec.peaks.get(a.ctx.account), a.requested_peak_cash,
+                       _add(a.size_cuts, rec.cuts.get(a.ctx.account, {}))),
         })
     return rows
+
+
+def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in sorted({*a, *b})}
+
+
+def exposure(peak: Peak | None, requested_cash: int, cuts: dict[str, int]) -> dict[str, Any]:
+    """The exposure columns of one agent's row (see docs/research.md, "Exposure and fairness")."""
+    cuts = dict(sorted(cuts.items()))
+    if peak is None:
+        return {"side": "flat", "peak_notional_usdt": 0.0, "requested_notional_usdt": usdt(requested_cash),
+                "effective_leverage": 0.0, "margin_posted_usdt": 0.0, "wallet_at_peak_usdt": 0.0,
+                "liq_price_at_entry": None, "size_cut": bool(cuts), "cut_reasons": cuts}
+    return {
+        "side": "long" if peak.size > 0 else "short", "peak_notional_usdt": usdt(peak.cost),
+        "requested_notional_usdt": usdt(requested_cash),
+        "effective_leverage": round(peak.cost / peak.wallet_total, 2) if peak.wallet_total > 0 else None,
+        "margin_posted_usdt": usdt(peak.margin_posted), "wallet_at_peak_usdt": usdt(peak.wallet_total),
+        "liq_price_at_entry": round(peak.liq_price, 2) if peak.liq_price is not None else None,
+        "size_cut": bool(cuts), "cut_reasons": cuts,
+    }
 
 
 def cascade_waves(times_notional: list[tuple[float, float]]) -> list[dict[str, Any]]:
@@ -96,10 +118,13 @@ def summarize(sim: Simulation, journal_hash: str = "") -> dict[str, Any]:
     rows = agent_rows(sim)
     kinds: dict[str, dict[str, Any]] = {}
     for r in rows:
-        k = kinds.setdefault(r["kind"], {"count": 0, "liquidated": 0, "pnl_usdt": 0.0})
+        k = kinds.setdefault(r["kind"], {"count": 0, "liquidated": 0, "pnl_usdt": 0.0, "size_cut": 0,
+                                         "cut_reasons": {}})
         k["count"] += 1
         k["liquidated"] += int(r["liquidated"])
         k["pnl_usdt"] = round(k["pnl_usdt"] + r["pnl_usdt"], 2)
+        k["size_cut"] += int(r["size_cut"])
+        k["cut_reasons"] = _add(k["cut_reasons"], {c: 1 for c in r["cut_reasons"]})
     fund = [b for _, b in rec.insurance]
     symbol = sc.feeds[0].symbol
     tick = float(ex.instruments[symbol].tick_size)

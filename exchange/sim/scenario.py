@@ -1,4 +1,9 @@
-"""Scenarios as TOML files: instruments, index feed, scripted shocks, agents, duration and seed."""
+"""Scenarios as TOML files: instruments, index feed, scripted shocks, agents, duration and seed.
+
+A scenario names an exchange config (`config`, default configs/default.toml) and may layer
+`[instruments.SYMBOL]` tables over it (merged field by field: see exchange/config.py). An agent group
+names a library kind (`kind = "crowd"`) or a class by import path (`agent = "mypkg.bots:MyBot"`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, load_config
+from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, layer, load_config_data, parse_config
 
 SCENARIO_DIR = CONFIG_DIR / "scenarios"
 
@@ -36,7 +41,8 @@ class ShockSpec:
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """One `[[agents]]` entry: `count` agents of `kind`, each built with `params`."""
+    """One `[[agents]]` entry: `count` agents of `kind` (or of the class at import path `agent`),
+    each built with `params`."""
 
     kind: str
     count: int
@@ -44,6 +50,7 @@ class AgentSpec:
     symbol: str = ""
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
+    agent: str = ""  # "package.module:Class"; empty: the library class of `kind`
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,8 @@ class Scenario:
     agents: tuple[AgentSpec, ...]
     description: str = ""
     insurance_fund_cash: int = 0
+    data: dict[str, Any] = field(default_factory=dict, compare=False)  # the TOML tables it was parsed from
+    base: Path = SCENARIO_DIR  # the directory its relative paths start from
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
@@ -84,18 +93,24 @@ def resolve(name_or_path: str) -> Path:
     raise FileNotFoundError(f"no scenario {name_or_path!r}: give a .toml path or one of: {known}")
 
 
-def load_scenario(name_or_path: str) -> Scenario:
+def load_scenario_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
+    """A scenario file's tables (its name defaulting to the file's stem) and its directory."""
     path = resolve(name_or_path)
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    return parse_scenario(data, path.parent, path.stem)
+    return {"name": path.stem, **data}, path.parent.resolve()
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    data, base = load_scenario_data(name_or_path)
+    return parse_scenario(data, base)
 
 
 def parse_scenario(data: dict[str, Any], base: Path = SCENARIO_DIR, default_name: str = "scenario") -> Scenario:
     config_path = Path(data.get("config", DEFAULT_CONFIG))
     if not config_path.is_absolute():
         config_path = (base / config_path) if (base / config_path).exists() else CONFIG_DIR / config_path
-    config = load_config(config_path)
+    config = parse_config(layer(load_config_data(config_path), {"instruments": data.get("instruments", {})}))
     symbols = data.get("symbols")
     if symbols:
         unknown = set(symbols) - {i.symbol for i in config.instruments}
@@ -106,10 +121,11 @@ def parse_scenario(data: dict[str, Any], base: Path = SCENARIO_DIR, default_name
     if {f.symbol for f in feeds} != {i.symbol for i in config.instruments}:
         raise ValueError("the scenario needs one [feed.SYMBOL] table per instrument")
     shocks = tuple(ShockSpec(**s) for s in data.get("shocks", []))
-    agents = tuple(AgentSpec(**a) for a in data.get("agents", []))
+    agents = tuple(AgentSpec(**{"kind": "", **a}) for a in data.get("agents", []))
     insurance = config.initial_insurance_fund_cash
     if "insurance_fund_usdt" in data:
         insurance = int(float(data["insurance_fund_usdt"]) * 1_000_000)
     return Scenario(name=str(data.get("name", default_name)), seed=int(data.get("seed", 1)),
                     duration_s=float(data.get("duration_s", 600)), config=config, feeds=feeds, shocks=shocks,
-                    agents=agents, description=str(data.get("description", "")), insurance_fund_cash=insurance)
+                    agents=agents, description=str(data.get("description", "")), insurance_fund_cash=insurance,
+                    data=data, base=Path(base))

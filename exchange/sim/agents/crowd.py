@@ -12,7 +12,7 @@ from ..agent import NS, Agent, AgentContext
 
 
 class RetailCrowd(Agent):
-    """Params: leverages / leverage_weights, isolated_fraction (or margin_mode to force one),
+    """Params: leverages / leverage_weights (or one `leverage` for all), isolated_fraction (or margin_mode to force one),
     long_bias, equity_usdt (median; lognormal with equity_sigma), utilization_min/max (share of equity
     put up as margin), round_step_usdt and cluster_bps (entries rest at a round price this close),
     entry_window_s, entry_timeout_s, hold_mean_s, stop_fraction and stop_distance (share of the way
@@ -23,8 +23,11 @@ class RetailCrowd(Agent):
     def __init__(self, ctx: AgentContext, symbol: str = "", **params: Any) -> None:
         rng = ctx.rng
         p = params
-        leverages = [int(x) for x in p.get("leverages", [5, 10, 20, 25, 50, 75, 100])]
-        weights = [float(x) for x in p.get("leverage_weights", [1] * len(leverages))]
+        if "leverage" in p:  # one leverage for the whole group (a sweep axis) replaces the distribution
+            leverages, weights = [int(p["leverage"])], [1.0]
+        else:
+            leverages = [int(x) for x in p.get("leverages", [5, 10, 20, 25, 50, 75, 100])]
+            weights = [float(x) for x in p.get("leverage_weights", [1] * len(leverages))]
         leverage = rng.choices(leverages, weights)[0]
         isolated = rng.random() < float(p.get("isolated_fraction", 0.5))  # drawn even when forced
         mode = p.get("margin_mode") or (ISOLATED if isolated else CROSS)
