@@ -1,4 +1,4 @@
-"""Command line: `python -m exchange [demo|book-demo|serve|simulate|compare-margin] ...`."""
+"""Command line: `python -m exchange COMMAND ...` (see `python -m exchange help`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ COMMANDS = {
     "serve": ("exchange.runtime.app", "serve_main", "run the exchange as a TCP service"),
     "simulate": ("exchange.sim.cli", "simulate_main", "run a scenario in virtual time and write a report"),
     "compare-margin": ("exchange.sim.cli", "compare_main", "run a scenario on cross, then isolated margin"),
+    "sweep": ("exchange.sim.cli", "sweep_main", "run a scenario over parameter values x seeds, one row per run"),
+    "forensics": ("exchange.sim.forensics_cli", "forensics_main", "explain every cascade wave of a run"),
+    "replay": ("exchange.sim.replay", "replay_main", "re-apply a run's journal and prove its state hash"),
+    "fork": ("exchange.sim.fork", "fork_main", "restore a run at time T, change rules, continue, compare"),
 }
 
 

@@ -1,8 +1,9 @@
-"""Command line of the simulator: `demo`, `simulate SCENARIO` and `compare-margin SCENARIO`."""
+"""Command line of the simulator: `demo`, `simulate`, `compare-margin` and `sweep`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -10,9 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from .compare import compare, compare_table
+from .overrides import parse_assignment
 from .report import headline, write_report
 from .runner import run_scenario
 from .scenario import load_scenario
+from .sweep import load_sweep_file, progress_line, run_sweep, sweep_from_sets
+from .sweep_report import write_sweep_report
 
 NS = 1_000_000_000
 
@@ -109,3 +113,52 @@ def compare_main(argv: list[str]) -> int:
     print(f"\nsummaries: {out / 'cross' / 'summary.json'}, {out / 'isolated' / 'summary.json'}; "
           f"comparison: {out / 'compare.json'}")
     return 0
+
+
+def sweep_main(argv: list[str]) -> int:
+    """python -m exchange sweep SCENARIO|SWEEP.toml [--seeds 1-50] [--set PATH=VALUE ...] [--out DIR]
+    [--workers N] [--backend local|ray] [--address ADDR] [--journals] [--no-report]"""
+    p = argparse.ArgumentParser(prog="python -m exchange sweep",
+                                description="Run a scenario over parameter values x seeds; one row per run.")
+    p.add_argument("scenario", help="scenario name or .toml path, or a sweep file (a .toml with a [set] table)")
+    p.add_argument("--seeds", default=None, help="N, N-M or a comma list (default: the sweep file's, else 1)")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE",
+                   help="a [list] is an axis (swept); a single value is fixed for every run")
+    p.add_argument("--out", default=None, help="sweep directory (default runs/sweep-NAME); rerun to resume")
+    p.add_argument("--workers", type=int, default=None, help="parallel runs (default: all cores)")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
+    p.add_argument("--journals", action="store_true", help="also keep each run's journal (for forensics, fork)")
+    p.add_argument("--no-report", action="store_true", help="write sweep.csv only")
+    args = p.parse_args(argv)
+    try:
+        sets = dict(parse_assignment(s) for s in args.set)
+        if _is_sweep_file(args.scenario):
+            base = load_sweep_file(args.scenario)
+            sweep = sweep_from_sets(base.scenario, args.seeds or list(base.seeds),
+                                    {**base.fixed, **{k: list(v) for k, v in base.axes.items()}, **sets})
+        else:
+            load_scenario(args.scenario)  # fail early on a bad name
+            sweep = sweep_from_sets(args.scenario, args.seeds or "1", sets)
+        out = Path(args.out or f"runs/sweep-{Path(sweep.scenario).stem}")
+        workers = args.workers or os.cpu_count() or 1
+        rows = run_sweep(sweep, out, args.backend, workers, args.address, args.journals,
+                         progress_line(f"sweep {sweep.scenario}", workers))
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{len(rows)} runs: {out / 'sweep.csv'}")
+    if not args.no_report and sweep.axes:
+        page = write_sweep_report(rows, {k: list(v) for k, v in sweep.axes.items()}, out, sweep.scenario)
+        print(f"report: {page}")
+    return 0
+
+
+def _is_sweep_file(name: str) -> bool:
+    path = Path(name)
+    if path.suffix != ".toml" or not path.exists():
+        return False
+    import tomllib
+
+    with open(path, "rb") as fh:
+        return "set" in tomllib.load(fh)

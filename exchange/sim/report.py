@@ -163,12 +163,19 @@ def write_summary(summary: dict[str, Any], out_dir: Path) -> Path:
 
 
 # -- plots and page ----------------------------------------------------------------------------
-def write_report(sim: Simulation, summary: dict[str, Any], out_dir: Path) -> Path:
-    """Five PNG plots and report.html embedding them; returns the page's path."""
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use: runs without plots stay light)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_report(sim: Simulation, summary: dict[str, Any], out_dir: Path) -> Path:
+    """Five PNG plots and report.html embedding them; returns the page's path."""
+    plt = pyplot()
 
     out = Path(out_dir)
     rec, ex = sim.recorder, sim.exchange
