@@ -15,6 +15,7 @@ from ..core.engine import Exchange
 from ..core.events import (
     Deleveraged,
     InsuranceFundChanged,
+    LiquidationOrderPlaced,
     LiquidationTriggered,
     MarkPriceUpdated,
     OrderCancelled,
@@ -66,7 +67,9 @@ class Recorder:
         self.oi = {s: 0 for s in exchange.instruments}
         self.sizes: dict[tuple[int, str], int] = {}
         self.triggers: list[tuple[int, int, str, str]] = []  # (ts, account, symbol, mode)
-        self.liquidations: list[tuple[int, str, int, int, int, int, str]] = []  # ts, sym, side, qty, bp, filled, mode
+        # ts, sym, side, qty closed (all of a full close, the filled part of a partial order), bp, filled, mode
+        self.liquidations: list[tuple[int, str, int, int, int, int, str]] = []
+        self._partial = False  # whether the liquidation order being reported is a partial one
         self.insurance: list[tuple[int, int]] = [(0, exchange.insurance_fund)]  # fund equity: cash + its positions' UPNL
         self.adl_count = 0
         self.adl_lots = 0
@@ -130,8 +133,11 @@ class Recorder:
                     self._cut(ev.account, reason)
             elif cls is LiquidationTriggered:
                 self.triggers.append((ts, ev.account, ev.symbol, ev.mode))
+            elif cls is LiquidationOrderPlaced:
+                self._partial = ev.partial
             elif cls is PublicLiquidation:
-                self.liquidations.append((ts, ev.symbol, ev.side, ev.qty_lots, ev.bankruptcy_price_ticks,
+                closed = ev.filled_lots if self._partial else ev.qty_lots
+                self.liquidations.append((ts, ev.symbol, ev.side, closed, ev.bankruptcy_price_ticks,
                                           ev.filled_lots, ev.mode))
             elif cls is InsuranceFundChanged:
                 fund_moved = True
