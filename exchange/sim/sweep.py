@@ -205,6 +205,14 @@ def read_rows(path: Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def cut_torn_line(path: Path) -> None:
+    """Cut a last line torn by a crash mid-write, so the next row starts on a line of its own."""
+    if path.exists():
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
 def _cell(v: Any) -> str:
     if v is None:
         return ""
@@ -231,6 +239,7 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, backend: str = "local", workers
     tasks = sweep.tasks()
     (out / "sweep.json").write_text(json.dumps({**sweep.to_json(), "runs": len(tasks)}, indent=1, sort_keys=True))
     rows_path = out / ROWS_NAME
+    cut_torn_line(rows_path)
     done = read_rows(rows_path)
     todo = [t for t in tasks if t["run"] not in done]
     workers = workers or os.cpu_count() or 1
