@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .compare import compare, compare_table
+from .compare_report import write_compare_report
 from .overrides import parse_assignment
 from .report import headline, write_report
 from .runner import run_scenario
@@ -97,8 +98,11 @@ def demo_main(argv: list[str]) -> int:
 
 
 def compare_main(argv: list[str]) -> int:
-    """python -m exchange compare-margin SCENARIO [--seed N] [--out DIR]"""
-    args = _parser("python -m exchange compare-margin").parse_args(argv)
+    """python -m exchange compare-margin SCENARIO [--seed N] [--out DIR] [--whole-wallet]"""
+    p = _parser("python -m exchange compare-margin")
+    p.add_argument("--whole-wallet", action="store_true",
+                   help="like for like: every isolated position gets the whole wallet as its margin")
+    args = p.parse_args(argv)
     try:
         scenario = load_scenario(args.scenario)
     except (FileNotFoundError, ValueError) as e:
@@ -106,11 +110,14 @@ def compare_main(argv: list[str]) -> int:
         return 2
     if args.seed is not None:
         scenario = scenario.with_seed(args.seed)
-    out = Path(args.out or f"runs/{scenario.name}-seed{scenario.seed}-compare")
+    variant = "-whole-wallet" if args.whole_wallet else ""
+    out = Path(args.out or f"runs/{scenario.name}-seed{scenario.seed}-compare{variant}")
     total = int(scenario.duration_s * NS)
-    result = compare(scenario, out, lambda mode: progress_bar(total, f"{scenario.name} {mode.lower()}"))
+    result = compare(scenario, out, lambda mode: progress_bar(total, f"{scenario.name} {mode.lower()}"),
+                     args.whole_wallet)
+    page = write_compare_report(result, out)
     print(compare_table(result))
-    print(f"\nsummaries: {out / 'cross' / 'summary.json'}, {out / 'isolated' / 'summary.json'}; "
+    print(f"\nreport: {page}\nsummaries: {out / 'cross' / 'summary.json'}, {out / 'isolated' / 'summary.json'}; "
           f"comparison: {out / 'compare.json'}")
     return 0
 

@@ -72,6 +72,8 @@ class Kernel:
         self.order = 0
         self.commands = 0
         self.agent_calls = 0
+        # a margin policy acting for agents: called with each command's events, returns (agent, command)s
+        self.policy: Callable[[list], list[tuple[int, Any]]] | None = None
 
     # -- scheduling ----------------------------------------------------------------------------
     def _push(self, t: int, kind: int, a: int, b: Any = None) -> None:
@@ -161,6 +163,9 @@ class Kernel:
         if self.recorder is not None:
             self.recorder(self.now, events)
         self._route(events)
+        if self.policy is not None:
+            for who, extra in self.policy(events):
+                self.submit(who, extra)
         if book_changed and BOOK in self.subscribers:
             view = self.views[symbol]
             self._route([TopOfBook(symbol, view.best_bid, view.best_ask)])

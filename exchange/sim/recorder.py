@@ -1,7 +1,8 @@
 """Records a run as it happens: every event to events.msgpack, and the series the report needs.
 
 Exposure per account (for fairness): the position at its peak notional, taken after the command
-that made it (side, leverage, margin mode, wallets, margin posted, liquidation price), and every
+that made it and again when margin is added to it (side, leverage, margin mode, wallets, margin
+posted, liquidation price), and every
 order the core cut down or refused, by reason (see CUT_REASONS)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ..core.engine import Exchange
 from ..core.events import (
     Deleveraged,
     InsuranceFundChanged,
+    IsolatedMarginChanged,
     LiquidationOrderPlaced,
     LiquidationTriggered,
     MarkPriceUpdated,
@@ -35,10 +37,11 @@ CUT_REASONS = {"INVALID_LEVERAGE": "bracket", "INSUFFICIENT_MARGIN": "margin", "
 class Peak:
     """An account's position at its largest notional (cost basis), after the command that made it."""
 
-    __slots__ = ("cost", "size", "symbol", "leverage", "mode", "position_wallet", "wallet_total", "margin_posted",
-                 "liq_price")
+    __slots__ = ("ts", "cost", "size", "symbol", "leverage", "mode", "position_wallet", "wallet_total",
+                 "margin_posted", "liq_price")
 
-    def __init__(self, ex: Exchange, acct_id: int, symbol: str) -> None:
+    def __init__(self, ex: Exchange, acct_id: int, symbol: str, ts: int) -> None:
+        self.ts = ts
         acct = ex.accounts[acct_id]
         pos = acct.positions[symbol]
         inst = ex.instruments[symbol]
@@ -89,11 +92,9 @@ class Recorder:
 
     def _sample_equity(self, ts: int) -> None:
         ex = self.ex
-        row = []
-        for a in self.equity_accounts:
-            acct = ex.accounts.get(a)
-            row.append(0 if acct is None else equity(ex, acct))
-        self.equity_paths.append((ts, row))
+        if any(a not in ex.accounts for a in self.equity_accounts):
+            return  # the first tick comes before the accounts are created
+        self.equity_paths.append((ts, [equity(ex, ex.accounts[a]) for a in self.equity_accounts]))
         self.next_equity_ns = ts + self.equity_every_ns
 
     def _cut(self, account: int, reason: str) -> None:
@@ -123,6 +124,10 @@ class Recorder:
                 self.oi[ev.symbol] += max(ev.size_lots, 0) - max(old, 0)
                 if abs(ev.size_lots) > abs(old) and ev.account >= 0:
                     grown[key] = None
+            elif cls is IsolatedMarginChanged:  # margin added to the peak position counts as posted
+                peak = self.peaks.get(ev.account)
+                if peak is not None and peak.symbol == ev.symbol:
+                    grown[(ev.account, ev.symbol)] = None
             elif cls is OrderRejected:
                 reason = CUT_REASONS.get(ev.code)
                 if reason is not None:
@@ -154,7 +159,9 @@ class Recorder:
             pos = self.ex.accounts[account].positions[symbol]
             peak = self.peaks.get(account)
             if pos.size and (peak is None or abs(pos.cost) > peak.cost):
-                self.peaks[account] = Peak(self.ex, account, symbol)
+                self.peaks[account] = Peak(self.ex, account, symbol, ts)
+            elif peak is not None and pos.size == peak.size and abs(pos.cost) == peak.cost:
+                self.peaks[account] = Peak(self.ex, account, symbol, peak.ts)  # same position, more margin
 
     def open_events(self, path: Path) -> None:
         """Write every event recorded from now on to path (open until close())."""

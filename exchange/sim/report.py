@@ -66,11 +66,11 @@ def exposure(peak: Peak | None, requested_cash: int, cuts: dict[str, int]) -> di
     """The exposure columns of one agent's row (see docs/research.md, "Exposure and fairness")."""
     cuts = dict(sorted(cuts.items()))
     if peak is None:
-        return {"side": "flat", "peak_notional_usdt": 0.0, "requested_notional_usdt": usdt(requested_cash),
+        return {"side": "flat", "peak_notional_usdt": 0.0, "peak_s": None, "requested_notional_usdt": usdt(requested_cash),
                 "effective_leverage": 0.0, "margin_posted_usdt": 0.0, "wallet_at_peak_usdt": 0.0,
                 "liq_price_at_entry": None, "size_cut": bool(cuts), "cut_reasons": cuts}
     return {
-        "side": "long" if peak.size > 0 else "short", "peak_notional_usdt": usdt(peak.cost),
+        "side": "long" if peak.size > 0 else "short", "peak_notional_usdt": usdt(peak.cost), "peak_s": peak.ts / NS,
         "requested_notional_usdt": usdt(requested_cash),
         "effective_leverage": round(peak.cost / peak.wallet_total, 2) if peak.wallet_total > 0 else None,
         "margin_posted_usdt": usdt(peak.margin_posted), "wallet_at_peak_usdt": usdt(peak.wallet_total),

@@ -10,7 +10,7 @@ from exchange.sim.compare import compare, compare_table
 def test_compare_margin_is_consistent(small, tmp_path):
     """Each side's numbers agree with its own summary; the runs agree until they diverge."""
     result = compare(small, tmp_path)
-    assert json.loads((tmp_path / "compare.json").read_text()) == result
+    assert json.loads((tmp_path / "compare.json").read_text()) == {k: v for k, v in result.items() if k != "paths"}
     for mode in ("CROSS", "ISOLATED"):
         s = json.loads((tmp_path / mode.lower() / "summary.json").read_text())
         crowd = [r for r in s["per_agent"] if r["kind"] == "crowd"]
@@ -43,3 +43,30 @@ def test_crowd_mode_override_keeps_the_same_agents(small):
     iso = build(small.with_crowd_mode("ISOLATED")).agents
     assert [(a.kind, a.leverage, a.deposit_cash) for a in cross] == [(a.kind, a.leverage, a.deposit_cash) for a in iso]
     assert {a.margin_mode for a in iso if a.kind == "crowd"} == {"ISOLATED"}
+
+
+def test_compare_states_what_is_held_equal_and_plots(small, tmp_path):
+    """The held-equal checks hold; the report has its three plots beside the table."""
+    from exchange.sim.compare_report import write_compare_report
+
+    result = compare(small, tmp_path)
+    h = result["held_equal"]
+    assert h["agents"] and h["accounts"] == small.agent_count
+    assert h["identical_commands"] == result["divergence"]["identical_commands"] > 100
+    assert h["positions_before_divergence"] > 0 and h["same_margin_posted"] == h["positions_before_divergence"]
+    page = write_compare_report(result, tmp_path)
+    for name in ("compare_equity.png", "compare_loss_beyond.png", "compare_survival.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG" and name in page.read_text()
+    assert "held equal" in compare_table(result)
+
+
+def test_whole_wallet_variant_puts_the_wallet_behind_each_isolated_position(small, tmp_path):
+    """Like for like: every isolated crowd position gets the account's whole free balance, so its
+    margin posted is (almost) the wallet and far fewer isolated accounts are liquidated."""
+    base = compare(small, tmp_path / "base")
+    like = compare(small, tmp_path / "like", whole_wallet=True)
+    assert like["variant"] == "whole-wallet" and like["held_equal"]["isolated_margin"] == "the whole wallet"
+    iso = [r for r in like["paths"]["rows"]["ISOLATED"] if r["kind"] == "crowd" and r["peak_notional_usdt"]]
+    assert iso and all(r["margin_posted_usdt"] > 0.9 * r["wallet_at_peak_usdt"] for r in iso)
+    assert like["ISOLATED"]["accounts_liquidated"] < base["ISOLATED"]["accounts_liquidated"]
+    assert like["CROSS"] == base["CROSS"]  # the cross side is the same run
