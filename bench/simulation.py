@@ -1,8 +1,12 @@
-"""`python -m bench simulation [--part cascade|mix|all] [--agents 500] [--steps 50000]`: simulator speed.
+"""`python -m bench simulation [--part cascade|mix|all|cascade_10k] [--profile]`: simulator speed.
 
 cascade: the `cascade_1k` scenario (1,000 agents, one simulated hour, a 9% drop) run in virtual time
 with its journal and events written to a temporary directory: wall time, events/s, commands/s and
 simulated seconds per wall second.
+
+cascade_10k (only when asked): the 10,000-agent scenario end to end as `simulate` runs it (journal,
+events, summary): wall time and bytes written; with --profile, where the time went (self time by
+part: the exchange core, the kernel, the agents, the recorder, the rest).
 
 mix: N agents x S steps of a simple noise/market-maker mix (step = one simulated second with an index
 tick; 2% market makers re-quoting two levels a side every 5 steps, the rest noise takers sending a
@@ -17,6 +21,7 @@ import argparse
 import gc
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from bench.__main__ import emit
@@ -59,6 +64,44 @@ def bench_cascade() -> None:
          speedup=round(s["duration_s"] / wall, 1))
 
 
+def _part(filename: str) -> str:
+    for key, name in (("exchange/core/", "core"), ("exchange/sim/agents/", "agents"), ("exchange/sim/agent.py", "agents"),
+                      ("exchange/sim/kernel.py", "kernel"), ("exchange/sim/recorder.py", "recorder"),
+                      ("exchange/persistence/", "journal"), ("fractions.py", "core (Fraction)"),
+                      ("sortedcontainers", "core (sortedcontainers)")):
+        if key in filename:
+            return name
+    return "other"
+
+
+def bench_cascade_10k(profile: bool) -> None:
+    import cProfile
+    import pstats
+
+    scenario = load_scenario("cascade_10k")
+    with tempfile.TemporaryDirectory() as tmp:
+        prof = cProfile.Profile() if profile else None
+        gc.collect()
+        start = time.perf_counter()
+        if prof is not None:
+            prof.enable()
+        _, s = run_scenario(scenario, tmp)
+        if prof is not None:
+            prof.disable()
+        wall = time.perf_counter() - start
+        written = sum(f.stat().st_size for f in Path(tmp).iterdir())
+    emit("simulation.cascade_10k.wall", round(wall, 1), "s", profiled=profile, commands=s["commands"],
+         events=s["events"], accounts_liquidated=s["liquidations"]["accounts_liquidated"],
+         bytes_written=written, adl=s["adl"]["count"])
+    if prof is not None:
+        parts: dict[str, float] = {}
+        for (filename, _, _), (_, _, self_time, _, _) in pstats.Stats(prof).stats.items():  # type: ignore[attr-defined]
+            parts[_part(filename)] = parts.get(_part(filename), 0.0) + self_time
+        total = sum(parts.values())
+        for name, t in sorted(parts.items(), key=lambda kv: -kv[1]):
+            emit(f"simulation.cascade_10k.profile.{name}", round(100 * t / total, 1), "% of self time")
+
+
 def bench_mix(agents: int, steps: int, seed: int) -> None:
     scenario = parse_scenario(mix_scenario(agents, steps, seed))
     wall, sim, s = _timed(scenario, None)
@@ -70,7 +113,8 @@ def bench_mix(agents: int, steps: int, seed: int) -> None:
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench simulation")
-    p.add_argument("--part", choices=("cascade", "mix", "all"), default="all")
+    p.add_argument("--part", choices=("cascade", "mix", "all", "cascade_10k"), default="all")
+    p.add_argument("--profile", action="store_true", help="with cascade_10k: where the time goes")
     p.add_argument("--agents", type=int, default=500)
     p.add_argument("--steps", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=1)
@@ -79,3 +123,5 @@ def main(argv: list[str]) -> None:
         bench_cascade()
     if args.part in ("mix", "all"):
         bench_mix(args.agents, args.steps, args.seed)
+    if args.part == "cascade_10k":
+        bench_cascade_10k(args.profile)

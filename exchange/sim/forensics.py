@@ -21,6 +21,7 @@ The causal model (proximate causes; see docs/research.md):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,8 +214,11 @@ def analyze(run_dir: str | Path) -> dict[str, Any]:
     liqs = tracer.liqs if tracer is not None else []
     waves = waves_of(liqs)
     harm = _equity_changes(run_dir, waves)
+    summary = Path(run_dir) / "summary.json"
+    kinds = {r["account"]: r["kind"] for r in json.loads(summary.read_text())["per_agent"]} if summary.exists() else {}
+    kinds[FUND] = "insurance fund"
     return {"liquidations": [_liq_json(q) for q in liqs],
-            "waves": [_wave_json(i, w, liqs, harm[i]) for i, w in enumerate(waves)]}
+            "waves": [_wave_json(i, w, liqs, harm[i], kinds) for i, w in enumerate(waves)]}
 
 
 def _equity_changes(run_dir: str | Path, waves: list[list[Liq]]) -> list[dict[int, float]]:
@@ -267,7 +271,7 @@ def _liq_json(q: Liq) -> dict[str, Any]:
                                 for f in q.breaching]}
 
 
-def _wave_json(i: int, wave: list[Liq], liqs: list[Liq], lost: dict[int, float]) -> dict[str, Any]:
+def _wave_json(i: int, wave: list[Liq], liqs: list[Liq], lost: dict[int, float], kinds: dict[int, str]) -> dict[str, Any]:
     total = sum(q.notional_usdt for q in wave)
     roots = [q for q in wave if not q.parents]
     root_notional = sum(q.notional_usdt for q in roots)
@@ -300,7 +304,7 @@ def _wave_json(i: int, wave: list[Liq], liqs: list[Liq], lost: dict[int, float])
         "mark_high": max(marks) if marks else None,
         "breaching_by_origin_usdt": {k: round(v, 2) for k, v in sorted(by_origin.items())},
         "chain": longest_chain(wave, liqs),
-        "most_responsible": [{"account": a, "notional_usdt": round(v["notional_usdt"], 2),
+        "most_responsible": [{"account": a, "kind": kinds.get(a, ""), "notional_usdt": round(v["notional_usdt"], 2),
                               "forced_usdt": round(v["forced_usdt"], 2)} for a, v in responsible],
-        "most_harmed": [{"account": a, "equity_lost_usdt": v} for a, v in harmed],
+        "most_harmed": [{"account": a, "kind": kinds.get(a, ""), "equity_lost_usdt": v} for a, v in harmed],
     }

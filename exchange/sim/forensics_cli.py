@@ -60,9 +60,10 @@ def text_report(result: dict[str, Any]) -> str:
                   "  longest chain, root first:"]
         lines += [f"    {describe(liqs[i])}" for i in w["chain"]]
         lines.append("  most responsible (breaching notional taken, of it forced): " + "; ".join(
-            f"account {r['account']} {r['notional_usdt']:,.0f} ({r['forced_usdt']:,.0f})" for r in w["most_responsible"]))
+            f"account {r['account']} ({r['kind']}) {r['notional_usdt']:,.0f} ({r['forced_usdt']:,.0f})"
+            for r in w["most_responsible"]))
         lines.append("  most harmed (equity lost over the wave): " + "; ".join(
-            f"account {r['account']} {r['equity_lost_usdt']:,.2f}" for r in w["most_harmed"]))
+            f"account {r['account']} ({r['kind']}) {r['equity_lost_usdt']:,.2f}" for r in w["most_harmed"]))
     return "\n".join(lines)
 
 

@@ -58,7 +58,10 @@ def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = 
             i = len(agents)
             ctx = AgentContext(account=i + 1, instruments=instruments, rng=agent_rng(scenario.seed, i),
                                market=views, name=f"{spec.kind or cls.kind}-{i}")
-            agents.append(cls(ctx, spec.symbol, **spec.params))
+            agent = cls(ctx, spec.symbol, **spec.params)
+            if spec.kind and spec.kind != cls.kind:
+                agent.kind = spec.kind  # type: ignore[misc]  # the scenario's name for the group labels its rows
+            agents.append(agent)
             latencies.append(Latency(spec.latency_ms, spec.jitter_ms, agent_rng(scenario.seed, i, 1))
                              if spec.latency_ms or spec.jitter_ms else None)
     out = Path(out_dir) if out_dir is not None else None

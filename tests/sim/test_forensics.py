@@ -82,13 +82,14 @@ def test_three_step_cascade_wave(cascade_run):
     assert wave["notional_usdt"] == 172400.0 and wave["root_notional_usdt"] == 58800.0
     assert wave["amplification"] == round(172400 / 58800, 3)
     assert wave["breaching_by_origin_usdt"] == {"liquidation": 113500.0, "order": 118500.0}
-    assert wave["most_responsible"] == [{"account": 6, "notional_usdt": 118500.0, "forced_usdt": 0.0},
-                                        {"account": 2, "notional_usdt": 57500.0, "forced_usdt": 57500.0},
-                                        {"account": 3, "notional_usdt": 56000.0, "forced_usdt": 56000.0}]
+    assert wave["most_responsible"] == [
+        {"account": 6, "kind": "whale", "notional_usdt": 118500.0, "forced_usdt": 0.0},
+        {"account": 2, "kind": "long_a", "notional_usdt": 57500.0, "forced_usdt": 57500.0},
+        {"account": 3, "kind": "long_b", "notional_usdt": 56000.0, "forced_usdt": 56000.0}]
     # each long loses exactly its isolated margin (the fund pays the fills below bankruptcy)
-    assert wave["most_harmed"] == [{"account": 4, "equity_lost_usdt": 4000.0},
-                                   {"account": 3, "equity_lost_usdt": 2400.0},
-                                   {"account": 2, "equity_lost_usdt": 1200.0}]
+    assert wave["most_harmed"] == [{"account": 4, "kind": "long_c", "equity_lost_usdt": 4000.0},
+                                   {"account": 3, "kind": "long_b", "equity_lost_usdt": 2400.0},
+                                   {"account": 2, "kind": "long_a", "equity_lost_usdt": 1200.0}]
 
 
 def test_forensics_command_writes_the_report(cascade_run, tmp_path, capsys):
