@@ -81,9 +81,9 @@ def test_sweep_command_with_a_sweep_file_and_report(tmp_path, capsys):
     assert sweep_main([TINY, "--set", "nobody.x=[1,2]", "--out", str(tmp_path / "bad")]) == 2
 
 
+@pytest.mark.ray
 def test_ray_backend_gives_the_same_rows(tmp_path):
     """A real local Ray cluster runs the same sweep: sweep.csv byte for byte equal to local processes."""
-    pytest.importorskip("ray", reason="the Ray backend is optional: pip install -e '.[ray]' (.ci/run does)")
     sweep = Sweep(TINY, (1, 2), {"crowd.leverage": (10, 50)}, {"duration_s": 60})
     run_sweep(sweep, tmp_path / "local", workers=2)
     run_sweep(sweep, tmp_path / "ray", backend="ray", workers=2)

@@ -108,7 +108,8 @@ class RetailCrowd(Agent):
         self.ctx.wake_at_ns = self.deadline
         out: list = []
         if self.open_orders and not self.stop_placed:
-            out.append(self.cancel_all())  # the rest of an entry order
+            out.append(self.cancel_all())  # the rest of an entry order: the position stays smaller
+            self.size_cuts["unfilled"] = self.size_cuts.get("unfilled", 0) + 1
         if now >= self.deadline:
             self.stop_placed = True  # no new stop while closing
             self.deadline = now + 5 * NS  # retry later if the close finds no liquidity
