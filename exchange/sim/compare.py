@@ -16,8 +16,7 @@ from typing import Any
 
 from ..core.commands import CROSS, ISOLATED, AdjustIsolatedMargin, SetMarginMode
 from ..core.events import OrderCancelled, PositionChanged
-from ..persistence import read_journal
-from ..persistence import JOURNAL_NAME
+from ..persistence import JOURNAL_NAME, read_journal
 from .runner import build, run
 from .scenario import Scenario
 from .simulation import Simulation

@@ -20,8 +20,7 @@ import msgpack
 from ..core import events as core_events
 from ..core.commands import Envelope
 from ..core.engine import Exchange
-from ..persistence import latest_snapshot, read_journal, recover
-from ..persistence.snapshots import JOURNAL_NAME
+from ..persistence import JOURNAL_NAME, load_snapshot, read_journal, recover, snapshot_paths
 from .recorder import EVENTS_NAME
 from .runner import read_run_meta, scenario_of
 
@@ -29,10 +28,10 @@ NS = 1_000_000_000
 
 
 def initial_state(run_dir: str | Path) -> Exchange:
-    """The exchange a run's journal starts from."""
-    snap = latest_snapshot(run_dir)
-    if snap is not None:
-        return Exchange.from_snapshot(snap)
+    """The exchange a run's journal starts from: a fork's snapshot (verified), else a fresh one."""
+    snapshots = snapshot_paths(run_dir)
+    if snapshots:
+        return load_snapshot(snapshots[-1][1])  # the oldest: a fork's journal starts right after it
     scenario = scenario_of(read_run_meta(run_dir))
     return Exchange(scenario.config.instruments, scenario.insurance_fund_cash)
 

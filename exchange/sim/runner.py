@@ -19,8 +19,7 @@ from .agents import agent_class
 
 from ..core.commands import CreateAccount, Deposit
 from ..core.engine import Exchange
-from ..persistence import JournalWriter
-from ..persistence import JOURNAL_NAME
+from ..persistence import JOURNAL_NAME, JournalWriter
 from .feed import IndexFeed
 from .kernel import Kernel, Latency
 from .recorder import EVENTS_NAME, Recorder
