@@ -157,11 +157,8 @@ def fork(run_dir: str | Path, at_s: float, changes: dict[str, Any], seed: int | 
         raise ValueError(f"re-running {run_dir} to {at_s} s does not reproduce its journal there (has the code or "
                          f"the config changed since it ran?)")
     apply_changes(sim, changes, at_s, seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("snapshot-*.msgpack"):
-        old.unlink()
-    write_snapshot(out, sim.exchange)
     open_outputs(sim, out)
+    write_snapshot(out, sim.exchange)
     write_run_meta(out, sim.scenario, fork={"of": str(run_dir), "at_s": at_s, "changes": changes, "seed": seed,
                                            "state_hash_at_fork": sim.exchange.state_hash(), "parent": meta})
     sim.kernel.run(int(sim.scenario.duration_s * NS), progress)

@@ -2,8 +2,7 @@
 
 Exposure per account (for fairness): the position at its peak notional, taken after the command
 that made it and again when margin is added to it (side, leverage, margin mode, wallets, margin
-posted, liquidation price), and every
-order the core cut down or refused, by reason (see CUT_REASONS)."""
+posted, liquidation price), and every order the core cut down or refused, by reason (CUT_REASONS)."""
 
 from __future__ import annotations
 

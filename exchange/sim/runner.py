@@ -76,8 +76,8 @@ def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = 
 def open_outputs(sim: Simulation, out: Path, events: bool = True) -> None:
     """Start writing the journal (and the events file) of everything applied from now on into out."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in (JOURNAL_NAME, EVENTS_NAME):
-        (out / name).unlink(missing_ok=True)
+    for old in [out / JOURNAL_NAME, out / EVENTS_NAME, *out.glob("snapshot-*.msgpack")]:  # an earlier run's
+        old.unlink(missing_ok=True)
     sim.out_dir = out
     sim.journal = sim.kernel.journal = JournalWriter(out / JOURNAL_NAME)
     if events:
