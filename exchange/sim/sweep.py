@@ -141,9 +141,8 @@ def summary_row(summary: dict[str, Any]) -> dict[str, Any]:
 def run_task(task: dict[str, Any], out_dir: str, journals: bool = False) -> dict[str, Any]:
     """Run one sweep task; returns its row (its summary.json, and with journals its journal, under
     out_dir/runs/RUN). A module-level function, so worker processes and Ray can call it."""
-    data, base = load_scenario_data(task["scenario"])
-    data = apply_overrides(data, {**task["fixed"], **task["params"]})
-    scenario = parse_scenario(data, base).with_seed(task["seed"])
+    data = apply_overrides(task["data"], {**task["fixed"], **task["params"]})
+    scenario = parse_scenario(data, Path(task["base"])).with_seed(task["seed"])
     run_dir = Path(out_dir) / "runs" / task["run"]
     if journals:
         _, summary = run_scenario(scenario, run_dir, events=False)
@@ -237,11 +236,13 @@ def run_sweep(sweep: Sweep, out_dir: str | Path, backend: str = "local", workers
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tasks = sweep.tasks()
+    data, base = load_scenario_data(sweep.scenario)  # read once: workers (and Ray nodes) need no file
+    source = {"data": data, "base": str(base)}
     (out / "sweep.json").write_text(json.dumps({**sweep.to_json(), "runs": len(tasks)}, indent=1, sort_keys=True))
     rows_path = out / ROWS_NAME
     cut_torn_line(rows_path)
     done = read_rows(rows_path)
-    todo = [t for t in tasks if t["run"] not in done]
+    todo = [{**t, **source} for t in tasks if t["run"] not in done]
     workers = workers or os.cpu_count() or 1
     if progress is not None:
         progress(len(tasks) - len(todo), len(tasks), len(tasks) - len(todo))
