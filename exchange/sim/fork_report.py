@@ -128,8 +128,8 @@ def write_fork_report(result: dict[str, Any], out_dir: str | Path) -> Path:
         if p["marks"]:
             ax1.plot([t / 60 for t, _ in p["marks"]], [m for _, m in p["marks"]], color=colour, lw=1, label=name)
         if p["cumulative_notional"]:
-            ax2.step([t / 60 for t, _ in p["cumulative_notional"]], [v for _, v in p["cumulative_notional"]],
-                     where="post", color=colour, label=name)
+            cum = p["cumulative_notional"] + ([(p["marks"][-1][0], p["cumulative_notional"][-1][1])] if p["marks"] else [])
+            ax2.step([t / 60 for t, _ in cum], [v for _, v in cum], where="post", color=colour, label=name)
     ax1.set_ylabel("mark")
     ax2.set_ylabel("liquidated notional since T (USDT)")
     ax2.set_xlabel("minutes")
