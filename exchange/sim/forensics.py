@@ -5,9 +5,11 @@ The causal model (proximate causes; see docs/research.md):
 - A liquidation L is triggered at a mark tick of symbol S (an IndexPrice command): the mark moved from
   the previous tick's `mark_from` to `mark_to`, crossing L's threshold. `driver` says what set the new
   mark: "last" when it equals the last trade price (the median picked it, or the mark is the last
-  price), else "index" (the index-based terms of the median).
+  price), "index" when it is the bare index, else "basis" (the median's index-plus-basis terms: the
+  average of book mid minus index, which trades move by taking the book, or the funding basis).
 - The fills that breached L are the trades in S since the previous mark tick of S whose taker pushed
-  the price against L's position (sells for a long, buys for a short): the price the new mark saw.
+  the price against L's position (sells for a long, buys for a short): the price, or the book, the new
+  mark saw. A mark at the bare index saw no trade: such a liquidation has no breaching fills.
 - Each such fill has an origin: a liquidation order (forced: of the earlier liquidation that placed
   it), the insurance fund unwinding, a triggered stop, or an ordinary order. L's parents are the
   earlier liquidations with forced fills among its breaching fills, each with its share of their
@@ -168,8 +170,11 @@ class Tracer:
             inst = self.inst[symbol]
             liq.mark_from, liq.mark_to = self._tick_from, price(tick.mark_ticks, inst)
             liq.index, liq.last = price(tick.index_ticks, inst), price(tick.last_ticks, inst)
-            liq.driver = "last" if tick.mark_ticks == tick.last_ticks else "index"
-            liq.breaching = [f for f in self.closed[symbol] if f.taker_side == -liq.side]
+            liq.driver = ("last" if tick.mark_ticks == tick.last_ticks else
+                          "index" if tick.mark_ticks == tick.index_ticks else "basis")
+            # with the mark at the bare index no trade moved it: no fill breached the position
+            liq.breaching = [] if liq.driver == "index" else \
+                [f for f in self.closed[symbol] if f.taker_side == -liq.side]
             total = sum(f.notional_usdt for f in liq.breaching)
             for f in liq.breaching:
                 if f.liquidation >= 0 and total > 0:
