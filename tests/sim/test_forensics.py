@@ -111,3 +111,15 @@ def test_summary_counts_closed_notional_only(cascade_run):
     assert summary["liquidations"]["orders"] == 6
     assert by_mode["ISOLATED"] == {"count": 6, "notional_usdt": 172400.0}
     assert sum(w["notional_usdt"] for w in summary["cascade_waves"]) == 172400.0
+
+
+def test_a_mark_at_the_bare_index_links_no_fill(tmp_path):
+    """The same accounts with the mark at the index and the index itself falling 8%: every liquidation
+    is a root with no breaching fill, however much the whale and the forced orders sold."""
+    data = {**CASCADE, "instruments": {"BTCUSDT": {**CASCADE["instruments"]["BTCUSDT"], "mark_method": "index"}},
+            "shocks": [{"symbol": "BTCUSDT", "at_s": 10, "over_s": 5, "change": -0.08}]}
+    run_scenario(parse_scenario(data), tmp_path)
+    result = analyze(tmp_path)
+    assert len(result["liquidations"]) == 3
+    assert all(q["driver"] == "index" and not q["breaching_fills"] and not q["parents"] for q in result["liquidations"])
+    assert [(w["depth"], w["amplification"]) for w in result["waves"]] == [(1, 1.0)]
