@@ -91,6 +91,11 @@ def sweep_from_sets(scenario: str, seeds: str | list[int], sets: dict[str, Any])
     axes = {k: tuple(v) for k, v in sets.items() if isinstance(v, list)}
     if any(not v for v in axes.values()):
         raise ValueError("an axis needs at least one value")
+    if "seed" in sets:
+        raise ValueError("seeds are given with --seeds (or `seeds` in a sweep file), not --set seed")
+    clash = sorted(set(axes) & {"run", *ROW_METRICS})
+    if clash:
+        raise ValueError(f"axis {clash[0]!r} would share its column with a result of the same name")
     return Sweep(scenario, parse_seeds(seeds), axes, {k: v for k, v in sets.items() if not isinstance(v, list)})
 
 

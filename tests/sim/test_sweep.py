@@ -11,7 +11,7 @@ from exchange.sim.cli import sweep_main
 from exchange.sim.overrides import apply_overrides, parse_assignment
 from exchange.sim.runner import run_scenario
 from exchange.sim.scenario import load_scenario_data, parse_scenario
-from exchange.sim.sweep import ROWS_NAME, Sweep, parse_seeds, read_rows, run_sweep, summary_row
+from exchange.sim.sweep import ROWS_NAME, Sweep, parse_seeds, read_rows, run_sweep, summary_row, sweep_from_sets
 
 TINY = str(Path(__file__).parent / "scenarios" / "tiny.toml")
 
@@ -44,6 +44,9 @@ def test_seeds_and_task_order():
     assert [(t["params"]["a.x"], t["params"]["b.y"], t["seed"]) for t in tasks] == [
         (1, "p", 1), (1, "p", 2), (1, "q", 1), (1, "q", 2), (2, "p", 1), (2, "p", 2), (2, "q", 1), (2, "q", 2)]
     assert len({t["run"] for t in tasks}) == 8
+    for bad in ({"seed": [1, 2]}, {"agents": [[], []]}, {"crowd.leverage": []}):
+        with pytest.raises(ValueError):
+            sweep_from_sets("tiny", "1", bad)
 
 
 def test_sweep_rows_match_single_runs_and_resume(tmp_path):
