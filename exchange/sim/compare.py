@@ -67,8 +67,9 @@ def first_divergence(cross_dir: Path, isolated_dir: Path) -> dict[str, Any]:
 
 class WholeWallet:
     """The like-for-like policy: whenever an isolated crowd position fills or an order of its account is
-    cancelled (freeing its reserve), the account's whole free balance is moved into the bucket (AdjustIsolatedMargin, sent for the agent and journaled), so
-    the isolated position has the whole wallet behind it, as a cross position has."""
+    cancelled (freeing its reserve), the account's whole free balance is moved into the bucket
+    (AdjustIsolatedMargin, sent for the agent and journaled), so the isolated position has the whole
+    wallet behind it, as a cross position has."""
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim

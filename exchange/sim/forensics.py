@@ -14,8 +14,8 @@ The causal model (proximate causes; see docs/research.md):
   it), the insurance fund unwinding, a triggered stop, or an ordinary order. L's parents are the
   earlier liquidations with forced fills among its breaching fills, each with its share of their
   notional. A liquidation without parents is a root: the initial shock (index move, a whale) did it.
-- A liquidation's notional is what it closed, at the bankruptcy price. Waves group liquidations less than WAVE_GAP_S apart (as summary.json does). In a wave: depth = the
-  longest parent chain (a root alone is 1), amplification = the wave's liquidated notional / its
+- A liquidation's notional is what it closed, at the bankruptcy price. Waves group liquidations less
+  than WAVE_GAP_S apart (as summary.json does). In a wave: depth = the longest parent chain (a root alone is 1), amplification = the wave's liquidated notional / its
   roots' (forced selling multiplied the shock's direct damage this many times), the accounts most
   responsible (most breaching notional taken, forced or not) and most harmed (most equity lost from
   just before the wave to its end, found by a second replay; ADL'd counterparties count).

@@ -19,7 +19,6 @@ AGENT_KINDS: dict[str, type[Agent]] = {
 }
 
 
-
 def agent_class(kind: str, path: str = "") -> type[Agent]:
     """The class of an agent group: the one at import path `path` ("package.module:Class"), else the
     library's class of `kind`. ValueError says what is wrong."""
@@ -42,5 +41,5 @@ def agent_class(kind: str, path: str = "") -> type[Agent]:
     return cls
 
 
-__all__ = ["AGENT_KINDS", "agent_class", "BasisArbitrageur", "LiquidationHunter", "MarketMaker", "MomentumTrader", "NoiseTaker",
-           "RetailCrowd", "Whale"]
+__all__ = ["AGENT_KINDS", "BasisArbitrageur", "LiquidationHunter", "MarketMaker", "MomentumTrader", "NoiseTaker",
+           "RetailCrowd", "Whale", "agent_class"]

@@ -12,8 +12,8 @@ from ..agent import NS, Agent, AgentContext
 
 
 class RetailCrowd(Agent):
-    """Params: leverages / leverage_weights (or one `leverage` for all), isolated_fraction (or margin_mode to force one),
-    long_bias, equity_usdt (median; lognormal with equity_sigma), utilization_min/max (share of equity
+    """Params: leverages / leverage_weights (or one `leverage` for all), isolated_fraction (or
+    margin_mode to force one), long_bias, equity_usdt (median; lognormal with equity_sigma), utilization_min/max (share of equity
     put up as margin), round_step_usdt and cluster_bps (entries rest at a round price this close),
     entry_window_s, entry_timeout_s, hold_mean_s, stop_fraction and stop_distance (share of the way
     to bankruptcy), reenter (probability of a new trade after closing)."""
