@@ -115,12 +115,12 @@ async def _over_tcp(tmp_path) -> tuple:
     configure_logging("error")
     config, raw = load_server_config(CONFIG_DIR / "server.toml")
     svc = ExchangeService(config, {**raw, "feeds": {}}, tmp_path,
-                          ServeOptions(port=0, admin_key="own-admin", log_commands=False, heartbeat_s=3600.0,
+                          ServeOptions(port=0, admin_key="own-admin-key-0123456789", log_commands=False, heartbeat_s=3600.0,
                                        snapshot_every_s=3600.0))
     await svc.start()
     instruments = {i.symbol: i for i in load_config().instruments}
     try:
-        async with Client(port=svc.port, api_key="own-admin", reconnect=False) as admin:
+        async with Client(port=svc.port, api_key="own-admin-key-0123456789", reconnect=False) as admin:
             await admin.set_index("BTCUSDT", "60000")
             views = {"BTCUSDT": MarketView("BTCUSDT")}
             cls = agent_class("", "userbots.flip:FlipBot")
