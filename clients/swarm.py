@@ -97,12 +97,12 @@ async def _shocks(host: str, port: int, admin_key: str, scenario: Scenario, dura
                   t0: float) -> list[str]:
     done = []
     async with Client(host, port, admin_key) as admin:
-        for s in sorted(scenario.shocks, key=lambda s: s.at_s):
+        for symbol, s in scenario.shocks:
             if s.at_s >= duration_s:
                 break
             await asyncio.sleep(max(0.0, t0 + s.at_s - time.monotonic()))
-            await admin.shock_index(s.symbol, Decimal(str(s.change)) * 100, Decimal(str(s.over_s)))
-            done.append(f"{s.symbol} {s.change * 100:+.1f}% over {s.over_s:.0f}s at t={s.at_s:.0f}s")
+            await admin.shock_index(symbol, Decimal(str(s.pct)), Decimal(str(s.over_s)))
+            done.append(f"{symbol} {s.pct:+.1f}% over {s.over_s:.0f}s at t={s.at_s:.0f}s")
     return done
 
 

@@ -27,10 +27,10 @@ from ..core.commands import Heartbeat, IndexPrice
 from ..persistence import (
     JOURNAL_NAME, OVERRIDE_FLAG, SNAPSHOTS_KEPT, JournalWriter, RecoveryRefused, recover, write_snapshot,
 )
+from ..sim.feed import IndexFeed, build_feed, parse_feed
 from ..wire.schema import WireError
 from .clock import WallClock
 from .credentials import SECRET_FILE, Credentials
-from .feeds import IndexDriver, driver_from_config
 from .http.api import Api, HttpOptions
 from .http.history import History
 from .http.server import HttpServer
@@ -144,8 +144,8 @@ class ExchangeService:
         limits = self.options.limits
         self.sequencer = Sequencer(ex, journal, self.clock, hub, self.log, self.options.log_commands,
                                    limits.turn_requests, limits.turn_ms / 1000)
-        self.drivers: dict[str, IndexDriver] = {
-            sym: driver_from_config(ex.instruments[sym], cfg, self.config_dir)
+        self.drivers: dict[str, IndexFeed] = {
+            sym: build_feed(parse_feed(sym, cfg, self.config_dir), ex.instruments[sym])
             for sym, cfg in self.raw.get("feeds", {}).items() if sym in ex.instruments}
         self.server = Server(ex, self.sequencer, hub, KeyStore(run_dir / "api_keys.txt"), self.clock, self.drivers,
                              self.admin_key, run_dir, self.options.limits, self.log, self.options.snapshots_kept)
@@ -197,7 +197,7 @@ class ExchangeService:
             raise ServeError(f"the admin key has {len(key)} characters: it needs at least {MIN_ADMIN_KEY} characters")
         return key
 
-    async def _feed(self, driver: IndexDriver) -> None:
+    async def _feed(self, driver: IndexFeed) -> None:
         """One index update per interval; at high clock speeds at most one per MIN_TICK_WAIT_S of real
         time, each then covering more clock time."""
         wait = max(MIN_TICK_WAIT_S, self.clock.wall_seconds(driver.interval_s))

@@ -43,6 +43,7 @@ from ..core.events import (
     TradingHalted,
 )
 from ..persistence import SNAPSHOTS_KEPT, write_snapshot
+from ..sim.feed import IndexFeed
 from ..wire import schema
 from ..wire.codec import Encoded
 from ..wire.schema import (
@@ -59,7 +60,6 @@ from ..wire.schema import (
 )
 from .clock import Clock
 from .faults import describe
-from .feeds import IndexDriver
 from .hub import EXPIRED_REASONS, Hub
 from .limits import Limits, LoginThrottle
 from .queries import QUERIES
@@ -127,7 +127,7 @@ def _expect(events: list, account: int, kind: type) -> Any:
 
 class Server:
     def __init__(self, exchange: Exchange, sequencer: Sequencer, hub: Hub, keys: KeyStore, clock: Clock,
-                 drivers: dict[str, IndexDriver], admin_key: str, run_dir: Path, limits: Limits, log: Any,
+                 drivers: dict[str, IndexFeed], admin_key: str, run_dir: Path, limits: Limits, log: Any,
                  snapshots_kept: int = SNAPSHOTS_KEPT) -> None:
         self.ex = exchange
         self.sequencer = sequencer

@@ -16,17 +16,15 @@ from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
 
-from .agent import BOOK, FUNDING, LIQUIDATIONS, MARK, TRADES, Agent, MarketView, TopOfBook
+from .agent import BOOK, Agent, MarketView, TopOfBook
 
 from ..core.commands import Envelope, IndexPrice
 from ..core.engine import Exchange
-from ..core.events import FundingRateSettled, MarkPriceUpdated, PublicLiquidation, Trade
 from .feed import IndexFeed
+from .routing import Router, refresh_view
 
 FEED, TIMER, ARRIVAL = 0, 1, 2
 MAX_COMMANDS_PER_INSTANT = 1_000_000  # agents answering each other forever at one instant is a bug
-PUBLIC_KINDS = {MarkPriceUpdated: MARK, Trade: TRADES, PublicLiquidation: LIQUIDATIONS, FundingRateSettled: FUNDING,
-                TopOfBook: BOOK}
 
 
 class Latency:
@@ -59,11 +57,7 @@ class Kernel:
         self.latencies = latencies or [None] * len(agents)
         self.journal = journal
         self.recorder = recorder
-        self.by_account = {a.ctx.account: i for i, a in enumerate(agents)}
-        self.subscribers: dict[str, list[int]] = {}
-        for i, a in enumerate(agents):
-            for kind in a.subscriptions:
-                self.subscribers.setdefault(kind, []).append(i)
+        self.router = Router(agents)
         self.heap: list[tuple[int, int, int, int, Any]] = []
         self.scheduled = [-1] * len(agents)
         self.pending: deque[tuple[int, Any]] = deque()
@@ -83,7 +77,9 @@ class Kernel:
     def start(self, setup: list[tuple[int, Any]]) -> None:
         """Apply set-up commands (origin index, command; -1 = admin) at t=0, start feeds and agents."""
         for i, feed in enumerate(self.feeds):
-            self.submit(-1, IndexPrice(feed.inst.symbol, round(feed.price)))
+            ticks = feed.at(0.0)
+            if ticks is not None:
+                self.submit(-1, IndexPrice(feed.inst.symbol, ticks))
             self._push(feed.interval_ns, FEED, i)
         for who, cmd in setup:
             self.submit(who, cmd)
@@ -111,7 +107,9 @@ class Kernel:
                 self._after_agent(a, agent.on_timer())
             elif kind == FEED:
                 feed = feeds[a]
-                self.submit(-1, IndexPrice(feed.inst.symbol, feed.step(t)))
+                ticks = feed.at(t / 1e9)
+                if ticks is not None:
+                    self.submit(-1, IndexPrice(feed.inst.symbol, ticks))
                 self._push(t + feed.interval_ns, FEED, a)
                 if progress is not None and t >= next_progress:
                     progress(t)
@@ -166,38 +164,22 @@ class Kernel:
         if self.policy is not None:
             for who, extra in self.policy(events):
                 self.submit(who, extra)
-        if book_changed and BOOK in self.subscribers:
+        if book_changed and BOOK in self.router.subscribers:
             view = self.views[symbol]
             self._route([TopOfBook(symbol, view.best_bid, view.best_ask)])
 
     def _refresh_view(self, symbol: str) -> bool:
         """Bring the symbol's view up to date; True if the top of the book changed."""
         view = self.views.get(symbol)
-        if view is None:
-            return False
-        book = self.ex.books[symbol]
-        m = self.ex.markets[symbol]
-        view.mark, view.index, view.last = m.mark, m.index, m.last
-        return view.set_book(book.best_bid, book.best_ask)
+        return view is not None and refresh_view(view, self.ex)
 
     def _route(self, events: list) -> None:
-        by_account, agents, now = self.by_account, self.agents, self.now
+        targets, agents, now = self.router.targets, self.agents, self.now
         for ev in events:
-            cls = type(ev)
-            if cls is Trade:
-                targets = [by_account.get(ev.taker_account, -1)]
-                if ev.maker_account != ev.taker_account:
-                    targets.append(by_account.get(ev.maker_account, -1))
-                targets += self.subscribers.get(TRADES, ())
-            elif cls in PUBLIC_KINDS:
-                targets = self.subscribers.get(PUBLIC_KINDS[cls], ())
-            else:
-                targets = (by_account.get(getattr(ev, "account", -1), -1),)
-            for i in targets:
-                if i >= 0:
-                    agent = agents[i]
-                    agent.ctx.now_ns = now
-                    self.agent_calls += 1
-                    cmds = agent.on_event(ev)
-                    if cmds or agent.ctx.wake_at_ns != self.scheduled[i]:
-                        self._after_agent(i, cmds)
+            for i in targets(ev):
+                agent = agents[i]
+                agent.ctx.now_ns = now
+                self.agent_calls += 1
+                cmds = agent.on_event(ev)
+                if cmds or agent.ctx.wake_at_ns != self.scheduled[i]:
+                    self._after_agent(i, cmds)

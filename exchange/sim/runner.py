@@ -20,7 +20,7 @@ from .agents import agent_class
 from ..core.commands import CreateAccount, Deposit
 from ..core.engine import Exchange
 from ..persistence import JOURNAL_NAME, JournalWriter
-from .feed import IndexFeed
+from .feed import build_feed
 from .kernel import Kernel, Latency
 from .recorder import EVENTS_NAME, Recorder
 from .report import summarize, write_summary
@@ -36,8 +36,9 @@ def agent_rng(seed: int, index: int, stream: int = 0) -> random.Random:
     return random.Random(seed * 1_000_003 + index * 7 + stream)
 
 
-def feed_rng(seed: int, index: int) -> random.Random:
-    return random.Random(seed * 31 + index)
+def feed_seed(seed: int, index: int) -> int:
+    """The seed of feed `index` of a run, for a gbm feed that names none."""
+    return seed * 31 + index
 
 
 def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = True) -> Simulation:
@@ -47,8 +48,7 @@ def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = 
     ex = Exchange(cfg.instruments, scenario.insurance_fund_cash)
     instruments = dict(ex.instruments)
     views = {s: MarketView(s) for s in instruments}
-    feeds = [IndexFeed(f, instruments[f.symbol], [s for s in scenario.shocks if s.symbol == f.symbol],
-                       feed_rng(scenario.seed, i)) for i, f in enumerate(scenario.feeds)]
+    feeds = [build_feed(f, instruments[f.symbol], feed_seed(scenario.seed, i)) for i, f in enumerate(scenario.feeds)]
     agents: list[Agent] = []
     latencies: list[Latency | None] = []
     for spec in scenario.agents:

@@ -1,4 +1,4 @@
-"""Scenarios as TOML files: instruments, index feed, scripted shocks, agents, duration and seed.
+"""Scenarios as TOML files: instruments, index feeds (with their scripted shocks), agents, duration, seed.
 
 A scenario names an exchange config (`config`, default configs/default.toml) and may layer
 `[instruments.SYMBOL]` tables over it (merged field by field: see exchange/config.py). An agent group
@@ -13,30 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, layer, load_config_data, parse_config
+from .feed import FeedSpec, Shock, parse_feed
 
 SCENARIO_DIR = CONFIG_DIR / "scenarios"
-
-
-@dataclass(frozen=True)
-class FeedSpec:
-    """Seeded GBM + Poisson jumps for one symbol's index, sampled every interval_s."""
-
-    symbol: str
-    initial: str
-    interval_s: float = 1.0
-    vol_annual: float = 0.6
-    jump_rate_per_hour: float = 0.0
-    jump_sigma: float = 0.01
-
-
-@dataclass(frozen=True)
-class ShockSpec:
-    """Scripted index move: `change` (e.g. -0.08) spread evenly over [at_s, at_s + over_s]."""
-
-    symbol: str
-    at_s: float
-    change: float
-    over_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +39,6 @@ class Scenario:
     duration_s: float
     config: ExchangeConfig
     feeds: tuple[FeedSpec, ...]
-    shocks: tuple[ShockSpec, ...]
     agents: tuple[AgentSpec, ...]
     description: str = ""
     insurance_fund_cash: int = 0
@@ -75,6 +53,11 @@ class Scenario:
         agents = tuple(replace(a, params={**a.params, "margin_mode": mode}) if a.kind == "crowd" else a
                        for a in self.agents)
         return replace(self, agents=agents)
+
+    @property
+    def shocks(self) -> list[tuple[str, Shock]]:
+        """(symbol, shock) of every feed's scripted shocks, in time order."""
+        return sorted(((f.symbol, s) for f in self.feeds for s in f.shocks), key=lambda x: x[1].at_s)
 
     @property
     def agent_count(self) -> int:
@@ -117,15 +100,19 @@ def parse_scenario(data: dict[str, Any], base: Path = SCENARIO_DIR, default_name
         if unknown:
             raise ValueError(f"scenario symbols {sorted(unknown)} are not in {config_path}")
         config = replace(config, instruments=tuple(i for i in config.instruments if i.symbol in symbols))
-    feeds = tuple(FeedSpec(symbol=sym, **spec) for sym, spec in data.get("feed", {}).items())
+    if "shocks" in data:
+        raise ValueError("scripted shocks belong to their feed: [[shocks]] {symbol, at_s, change, over_s} is now "
+                         "[feed.SYMBOL] shocks = [{at_s, pct, over_s}] (change -0.07 is pct -7)")
+    feeds = tuple(parse_feed(sym, spec, base) for sym, spec in data.get("feed", {}).items())
     if {f.symbol for f in feeds} != {i.symbol for i in config.instruments}:
         raise ValueError("the scenario needs one [feed.SYMBOL] table per instrument")
-    shocks = tuple(ShockSpec(**s) for s in data.get("shocks", []))
+    if any(f.kind == "static" and f.price is None for f in feeds):
+        raise ValueError("a static scenario feed needs a price")
     agents = tuple(AgentSpec(**{"kind": "", **a}) for a in data.get("agents", []))
     insurance = config.initial_insurance_fund_cash
     if "insurance_fund_usdt" in data:
         insurance = int(float(data["insurance_fund_usdt"]) * 1_000_000)
     return Scenario(name=str(data.get("name", default_name)), seed=int(data.get("seed", 1)),
-                    duration_s=float(data.get("duration_s", 600)), config=config, feeds=feeds, shocks=shocks,
+                    duration_s=float(data.get("duration_s", 600)), config=config, feeds=feeds,
                     agents=agents, description=str(data.get("description", "")), insurance_fund_cash=insurance,
                     data=data, base=Path(base))

@@ -14,8 +14,8 @@ SMALL: dict[str, Any] = {
     "duration_s": 240,
     "symbols": ["BTCUSDT"],
     "insurance_fund_usdt": "100000",
-    "feed": {"BTCUSDT": {"initial": "60000", "interval_s": 1, "vol_annual": 0.3}},
-    "shocks": [{"symbol": "BTCUSDT", "at_s": 100, "over_s": 60, "change": -0.08}],
+    "feed": {"BTCUSDT": {"kind": "gbm", "price": "60000", "interval_s": 1, "volatility": 0.3,
+                         "shocks": [{"at_s": 100, "over_s": 60, "pct": -8}]}},
     "agents": [
         {"kind": "market_maker", "count": 2, "params": {"deposit_usdt": 1000000, "size_usdt": 40000,
                                                         "stress_bps": 50, "withdraw_s": 10}},

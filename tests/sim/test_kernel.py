@@ -9,9 +9,8 @@ from exchange.sim.agent import NS, Agent, AgentContext, MarketView, TopOfBook
 from exchange.config import load_config
 from exchange.core.commands import BUY, CreateAccount, Deposit
 from exchange.core.engine import Exchange
-from exchange.sim.feed import IndexFeed
+from exchange.sim.feed import IndexFeed, StaticSource
 from exchange.sim.kernel import Kernel, Latency
-from exchange.sim.scenario import FeedSpec
 
 INSTRUMENTS = tuple(i for i in load_config().instruments if i.symbol == "BTCUSDT")
 
@@ -45,7 +44,7 @@ def make(latency_ms: float) -> tuple[Kernel, list[Probe], list]:
     views = {"BTCUSDT": MarketView("BTCUSDT")}
     instruments = dict(ex.instruments)
     agents = [Probe(AgentContext(i + 1, instruments, random.Random(i), views), active=(i == 0)) for i in range(3)]
-    feed = IndexFeed(FeedSpec("BTCUSDT", "60000", vol_annual=0.0), instruments["BTCUSDT"], [], random.Random(1))
+    feed = IndexFeed(instruments["BTCUSDT"], StaticSource(600_000.0))
     journal: list = []
 
     class ListJournal:
@@ -102,7 +101,7 @@ def test_book_subscribers_see_each_change_of_the_top_of_book():
     instruments = dict(ex.instruments)
     probe = Probe(AgentContext(1, instruments, random.Random(1), views), active=True)
     watcher = BookWatcher(AgentContext(2, instruments, random.Random(2), views))
-    feed = IndexFeed(FeedSpec("BTCUSDT", "60000", vol_annual=0.0), instruments["BTCUSDT"], [], random.Random(1))
+    feed = IndexFeed(instruments["BTCUSDT"], StaticSource(600_000.0))
     kernel = Kernel(ex, [probe, watcher], [feed], views)
     kernel.start([(-1, c) for a in (1, 2) for c in (CreateAccount(a), Deposit(a, 10**10))])
     kernel.run(3 * NS)

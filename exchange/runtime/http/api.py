@@ -34,9 +34,9 @@ from .history import History
 
 if TYPE_CHECKING:
     from ...core.engine import Exchange
+    from ...sim.feed import IndexFeed
     from ..clock import Clock
     from ..credentials import Credentials
-    from ..feeds import IndexDriver
     from ..sequencer import Sequencer
     from .streams import Streams
 
@@ -60,7 +60,7 @@ class HttpOptions:
 
 class Api:
     def __init__(self, ex: Exchange, sequencer: Sequencer, clock: Clock, credentials: Credentials, history: History,
-                 drivers: dict[str, IndexDriver], admin_key: str, options: HttpOptions, log: Any,
+                 drivers: dict[str, IndexFeed], admin_key: str, options: HttpOptions, log: Any,
                  allocate_account: Callable[[], int] | None = None,
                  wall_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         self.ex = ex
