@@ -33,7 +33,7 @@ def mix_scenario(agents: int, steps: int, seed: int) -> dict[str, Any]:
     makers = max(1, agents // 50)
     return {
         "name": "noise_mm_mix", "seed": seed, "duration_s": steps, "symbols": ["BTCUSDT"],
-        "feed": {"BTCUSDT": {"initial": "60000", "interval_s": 1, "vol_annual": 0.3}},
+        "feed": {"BTCUSDT": {"kind": "gbm", "price": "60000", "interval_s": 1, "volatility": 0.3}},
         "agents": [
             {"kind": "market_maker", "count": makers,
              "params": {"deposit_usdt": 10_000_000, "levels": 2, "refresh_s": 5, "stress_action": "widen",
