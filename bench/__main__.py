@@ -6,7 +6,7 @@ import json
 import sys
 from importlib import import_module
 
-BENCHES = ("book", "liquidation", "gateway", "simulation", "journal", "http", "flood", "sweep")
+BENCHES = ("book", "liquidation", "gateway", "simulation", "journal", "http", "flood", "sweep", "live")
 
 
 def emit(bench: str, value: float, unit: str, **extra: object) -> None:

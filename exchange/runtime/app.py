@@ -1,9 +1,11 @@
 """`python -m exchange serve --config configs/server.toml [--run-dir DIR] [--port N] [--speed X]`.
 
 Start-up: recovery (persistence/recovery.py: repair a damaged journal tail, the newest sound snapshot +
-the journal after it, invariants; or refuse with one line and exit code 2), listen. While running:
-one sequencer task, index feeds, heartbeats (so funding timers run on an idle market) and snapshots
-on a cadence. SIGINT/SIGTERM: stop listening, drain, flush and close the journal, final snapshot.
+the journal after it, invariants; or refuse with one line and exit code 2), the live population
+(docs/live-market.md) unless disabled, listen. While running: one sequencer task, index feeds (they
+carry on from a recovered index), heartbeats (so funding timers run on an idle market), the
+population's agents, and snapshots on a cadence. SIGINT/SIGTERM: stop listening, stop the agents,
+drain, flush and close the journal, final snapshot.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from .http.history import History
 from .http.server import HttpServer
 from .hub import Hub
 from .logcfg import configure_logging, get_logger
+from .population import Population, population_spec
 from .sequencer import Sequencer
 from .faults import describe
 from .limits import Limits, limits_from_config
@@ -65,6 +68,7 @@ class ServeOptions:
     speed: float = 1.0
     log_commands: bool = True
     http: HttpOptions = field(default_factory=lambda: HttpOptions(enabled=False))  # on from a config's [http] table
+    agents: bool = True  # run the [population] of the config, if it has one
 
 
 def load_server_config(path: str | Path) -> tuple[ExchangeConfig, dict[str, Any]]:
@@ -109,6 +113,7 @@ def options_from(raw: dict[str, Any], args: argparse.Namespace) -> ServeOptions:
         truncate_journal_at_damage=args.truncate_journal_at_damage,
         speed=args.speed if args.speed is not None else float(srv.get("speed", 1.0)),
         log_commands=not args.quiet and bool(srv.get("log_commands", True)),
+        agents=not args.no_agents,
     )
 
 
@@ -130,11 +135,15 @@ class ExchangeService:
         self._tasks: list[asyncio.Task] = []
         self._listener: asyncio.AbstractServer | None = None
         self._stopped = asyncio.Event()
+        self.population: Population | None = None
 
     async def start(self) -> None:
         run_dir = self.run_dir
         run_dir.mkdir(parents=True, exist_ok=True)
         self.admin_key = self._admin_key()  # a key too short refuses the start before anything else
+        symbols = [i.symbol for i in self.config.instruments]
+        population = population_spec(self.raw.get("population", {}), self.config_dir, symbols) \
+            if self.options.agents else None
         ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash,
                      truncate_at_damage=self.options.truncate_journal_at_damage, log=self.log)
         self.exchange = ex
@@ -147,9 +156,17 @@ class ExchangeService:
         self.drivers: dict[str, IndexFeed] = {
             sym: build_feed(parse_feed(sym, cfg, self.config_dir), ex.instruments[sym])
             for sym, cfg in self.raw.get("feeds", {}).items() if sym in ex.instruments}
+        for sym, feed in self.drivers.items():
+            if ex.markets[sym].index:
+                feed.resume_from(ex.markets[sym].index)
         self.server = Server(ex, self.sequencer, hub, KeyStore(run_dir / "api_keys.txt"), self.clock, self.drivers,
                              self.admin_key, run_dir, self.options.limits, self.log, self.options.snapshots_kept)
         self.sequencer.start()
+        if population is not None and population.size:
+            self.population = Population(ex, self.sequencer, self.clock, population, self.log)
+            await self.population.start()
+            reserved = self.population.accounts  # accounts created by an admin skip the agents' ids
+            self.server.next_account = max((a for a in ex.accounts if a not in reserved), default=0) + 1
         loop = asyncio.get_running_loop()
         self._listener = await loop.create_server(self.server.protocol, self.options.host, self.options.port,
                                                   reuse_address=True, backlog=4096)
@@ -165,7 +182,8 @@ class ExchangeService:
                                     "pid": os.getpid()}))
         info.replace(run_dir / "server.json")
         self.log.info("listening", host=self.options.host, port=self.port, run_dir=str(run_dir), seq=ex.seq,
-                      accounts=len(ex.accounts), speed=self.options.speed, max_connections=self.server.max_connections)
+                      accounts=len(ex.accounts), speed=self.options.speed, max_connections=self.server.max_connections,
+                      agents=len(self.population.agents) if self.population else 0)
 
     async def _start_http(self, hub: Hub) -> None:
         """The Binance-compatible REST + WebSocket server on `[http] port`, on this loop and sequencer."""
@@ -253,6 +271,8 @@ class ExchangeService:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.http is not None:
             await self.http.stop()
+        if self.population is not None:
+            await self.population.stop()
         await self.sequencer.stop()
         if self.http is not None:
             self.http.api.credentials.close()
@@ -283,7 +303,8 @@ class ExchangeService:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m exchange serve", description="run the exchange as a TCP service")
-    p.add_argument("--config", default=str(DEFAULT_SERVER_CONFIG), help="server TOML (instruments, [server], [feeds])")
+    p.add_argument("--config", default=str(DEFAULT_SERVER_CONFIG),
+                   help="server TOML (instruments, [server], [feeds], [population])")
     p.add_argument("--run-dir", default="runs/server", help="journal, snapshots and API keys live here")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None, help="0 = any free port (written to RUN_DIR/server.json)")
@@ -296,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(OVERRIDE_FLAG, action="store_true",
                    help="start even when the journal is damaged before valid records (or a snapshot is newer than "
                         "its end): cut there, losing the records after the damage (docs/operations.md)")
+    p.add_argument("--no-agents", action="store_true", help="an empty market: do not run the config's [population]")
     return p
 
 

@@ -193,7 +193,7 @@ class Sequencer:
             hub.publish(events, touched, ts)
         except Exception as exc:  # noqa: BLE001 - the command stands; some stream messages are lost
             self.fault("publish", exc, command=type(cmd).__name__, seq=env.seq)
-        if self.log_commands:
+        if self.log_commands and not origin.startswith("agent:"):  # agents: journaled, not logged
             self._log(env, events)
         return events
 

@@ -254,6 +254,13 @@ class IndexFeed:
             shocked *= shock.factor(self.t)
         self.factor = ticks / shocked
 
+    def resume_from(self, ticks: int) -> None:
+        """Carry on from a recovered index (a restart): a static or gbm feed continues from that level;
+        a csv replay starts over."""
+        if not isinstance(self.source, CSVSource):
+            self.at(self.t)
+            self.set_price(ticks)
+
     def shock(self, pct: float, over_s: float) -> None:
         """Move the index by pct % over the next over_s clock seconds."""
         self.shocks.append(Shock(self.t, pct, over_s))

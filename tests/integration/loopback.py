@@ -34,10 +34,12 @@ def run(coro, timeout: float = 60.0):
 
 
 @contextlib.asynccontextmanager
-async def service(run_dir: Path, feeds: dict | None = None, **options) -> AsyncIterator[ExchangeService]:
-    """An exchange service on a free port, without index feeds unless given (tests set the index)."""
+async def service(run_dir: Path, feeds: dict | None = None, population: dict | None = None,
+                  **options) -> AsyncIterator[ExchangeService]:
+    """An exchange service on a free port, without index feeds or agents unless given (tests set the
+    index)."""
     config, raw = load_server_config(CONFIG_DIR / "server.toml")
-    raw = {**raw, "feeds": feeds or {}}
+    raw = {**raw, "feeds": feeds or {}, "population": population or {"enabled": False}}
     opts = {"port": 0, "admin_key": ADMIN_KEY, "log_commands": False, "heartbeat_s": 3600.0,
             "snapshot_every_s": 3600.0, **options}
     svc = ExchangeService(config, raw, run_dir, ServeOptions(**opts))

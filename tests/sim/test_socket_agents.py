@@ -41,7 +41,7 @@ async def _two_agents_over_tcp(tmp_path) -> tuple:
     config, raw = load_server_config(CONFIG_DIR / "server.toml")
     svc = ExchangeService(config, {**raw, "feeds": {}}, tmp_path,
                           ServeOptions(port=0, admin_key=ADMIN, log_commands=False, heartbeat_s=3600.0,
-                                       snapshot_every_s=3600.0))
+                                       snapshot_every_s=3600.0, agents=False))
     await svc.start()
     try:
         async with Client(port=svc.port, api_key=ADMIN, reconnect=False) as admin:
