@@ -1,7 +1,8 @@
 """The I/O-free Agent API: an agent receives events and timer calls and returns core commands.
 
-The same agent class runs in the virtual-time kernel (exchange/sim/kernel.py) and over a real socket
-(clients/runner.py). A shell owns the clock and the transport; it feeds the agent:
+The same agent class runs in the virtual-time kernel (exchange/sim/kernel.py), over a real socket
+(clients/runner.py) and inside the server (exchange/runtime/population.py). A shell owns the clock
+and the transport; it feeds the agent:
 
 - `start()` once, after its account exists and is funded: set-up commands (margin mode, leverage);
 - `on_event(event)` for each core event routed to it: its own private events (orders, fills,

@@ -3,8 +3,9 @@
 One heap of (time, seq, kind, a, b) entries: index-feed ticks, agent timers and (with a latency model)
 command arrivals. Popping an entry advances virtual time; there is no waiting, so a run goes as fast
 as the CPU allows. Every command goes through `Exchange.apply` (journaled first, when a journal is
-given); the events it returns update the agents' market views, go to the recorder, and are routed:
-private events to the account's agent, public ones to the agents that subscribed to their kind.
+given); the events it returns update the agents' market views, go to the recorder, and are routed
+(exchange/sim/routing.py): private events to the account's agent, public ones to the agents that
+subscribed to their kind.
 An agent with no timer and no subscription is never called: idle agents cost nothing.
 """
 
