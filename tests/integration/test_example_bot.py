@@ -1,5 +1,6 @@
-"""The example bot of docs/protocol.md, run against a live server: it opens a 15x long, an admin
-shocks the index by -10% through the feed, and the bot sees its position liquidated."""
+"""The example bot of docs/protocol.md, run against a live server, on an empty market and on the
+default live market: it opens a 15x long, an admin shocks the index by -10% through the feed, and
+the bot sees its position liquidated."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import importlib.util
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from loopback import ADMIN_KEY, SYMBOL, admin_client, run, service
 
 BOT = Path(__file__).resolve().parents[2] / "docs" / "examples" / "liquidation_bot.py"
@@ -20,12 +22,13 @@ def load_bot():
     return module
 
 
-def test_example_bot_is_liquidated_after_an_index_shock(tmp_path, capsys):
+@pytest.mark.parametrize("population", [None, {"scenario": "live_market"}], ids=["empty", "live"])
+def test_example_bot_is_liquidated_after_an_index_shock(tmp_path, capsys, population):
     bot = load_bot()
 
     async def scenario():
         feeds = {SYMBOL: {"kind": "static", "price": "30000", "interval_s": 0.05}}
-        async with service(tmp_path, feeds=feeds) as svc:
+        async with service(tmp_path, feeds=feeds, population=population) as svc:
             admin = await admin_client(svc)
             await asyncio.sleep(0.2)  # the feed has published an index
             trading = asyncio.ensure_future(bot.trade(svc.port, ADMIN_KEY, 15, 20.0))
