@@ -10,7 +10,8 @@ Agent i trades on account `first_account + i`. At start-up each agent whose acco
 yet gets one, funded with its deposit (`CreateAccount`, `Deposit`, origin `population`). An agent
 whose account exists (a restart on a recovered exchange) resumes: its orders left from the previous
 run are cancelled (`CancelAll`), its wallet is topped back up to its deposit if it has fallen below,
-and its bookkeeping starts from the recovered position. Then every agent starts as in a simulation
+and its bookkeeping starts from the recovered position (accounts from `first_account` up that no agent
+takes any more, after the population shrank, have their orders cancelled). Then every agent starts as in a simulation
 (margin mode, leverage, its own first timer), with `ctx.now_ns` counting clock time since start-up.
 An agent liquidated while running is revived `revive_after_s` later: a fresh agent of its kind (new
 random draws) on the same account, resumed the same way, so the leveraged crowd does not die out on a
@@ -172,6 +173,8 @@ class Population:
             else:
                 setup += self._resume(agent, acct)
                 self.stats["resumed"] += 1
+        for account in sorted(a for a in self.ex.accounts if a >= self.spec.first_account and a not in self.accounts):
+            setup += self._cancels(self.ex.accounts[account])  # an agent of a larger population before
         applied = asyncio.get_running_loop().create_future()
         self.sequencer.submit(setup, "population", applied.set_result)
         rejected = [ev for ev in await applied if type(ev) is OrderRejected or type(ev) is CommandRejected]
@@ -191,8 +194,7 @@ class Population:
     def _resume(self, agent: Agent, acct: Any) -> list:
         """Commands that clear what the previous run left, and the agent's bookkeeping rebuilt from the
         recovered account (its realized PnL: what the wallet holds beyond the deposit)."""
-        cmds: list = [CancelAll(acct.id, s) for s in sorted({o.symbol for o in acct.orders.values()})]
-        self.stats["cancelled_orders"] += len(acct.orders)
+        cmds = self._cancels(acct)
         wallet = acct.wallet_total()
         if wallet < agent.deposit_cash:
             cmds.append(Deposit(acct.id, agent.deposit_cash - wallet))
@@ -202,6 +204,11 @@ class Population:
         agent.holding = Holding(pos.size, pos.cost) if pos is not None else Holding()
         agent.holding.realized = wallet - agent.deposit_cash
         return cmds
+
+    def _cancels(self, acct: Any) -> list:
+        """A CancelAll for each symbol the account has open orders in."""
+        self.stats["cancelled_orders"] += len(acct.orders)
+        return [CancelAll(acct.id, s) for s in sorted({o.symbol for o in acct.orders.values()})]
 
     def _ended(self, task: asyncio.Task) -> None:
         if not task.cancelled() and task.exception() is not None:

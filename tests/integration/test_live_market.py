@@ -110,30 +110,33 @@ def toml_value(v: Any) -> str:
     return json.dumps(v)
 
 
-def server_config(tmp_path) -> Any:
+def server_config(path, agents: list[dict]) -> Any:
     lines = [f'base = "{CONFIG_DIR / "default.toml"}"', "[server]", "heartbeat_s = 3600", "snapshot_every_s = 0.5",
              "speed = 10.0", "[feeds.BTCUSDT]", *(f"{k} = {toml_value(v)}" for k, v in FEEDS[SYMBOL].items()),
              "[population]", f"seed = {POPULATION['seed']}"]
-    for agent in POPULATION["agents"]:
+    for agent in agents:
         lines += ["[[population.agents]]", *(f"{k} = {toml_value(v)}" for k, v in agent.items())]
-    path = tmp_path / "server.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
 def test_a_killed_server_restarts_with_its_population_resumed(tmp_path):
-    """SIGKILL mid-trading, restart: the agents' accounts are not created again, their orders of the
-    previous run are cancelled, they trade again, the index carries on from the recovered level, and
-    the state equals an independent replay of the whole journal."""
+    """SIGKILL mid-trading, restart (with the last maker dropped from the config): the agents' accounts
+    are not created again, their orders of the previous run are cancelled (the dropped maker's too),
+    they trade again, the index carries on from the recovered level, and the state equals an
+    independent replay of the whole journal."""
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    config = server_config(tmp_path)
+    extra_maker = {"kind": "market_maker", "count": 1, "params": POPULATION["agents"][0]["params"]}
+    config = server_config(tmp_path / "before.toml", [*POPULATION["agents"], extra_maker])
+    dropped = FIRST_ACCOUNT + AGENTS
     cfg = load_config()
     proc, port = start_server(run_dir, config)
     try:
         async def trade_then_move_the_index() -> None:
             admin = await Client(port=port, api_key=ADMIN_KEY, reconnect=False).connect()
-            await until(lambda: admin.fetch_open_orders(account=MAKERS[0]), what="maker quotes")
+            for maker in (*MAKERS, dropped):
+                await until(lambda m=maker: admin.fetch_open_orders(account=m), what="maker quotes")
             await admin.set_index(SYMBOL, "30300")  # the feed must carry on from here after the restart
             await asyncio.sleep(1.0)
             await admin.close()
@@ -143,10 +146,10 @@ def test_a_killed_server_restarts_with_its_population_resumed(tmp_path):
         assert proc.wait(10) == -signal.SIGKILL
         shutil.copytree(run_dir, tmp_path / "crashed")
         before = recover(tmp_path / "crashed", cfg.instruments, cfg.initial_insurance_fund_cash)
-        stale = {oid for a in range(FIRST_ACCOUNT, FIRST_ACCOUNT + AGENTS) for oid in before.accounts[a].orders}
-        assert stale and before.markets[SYMBOL].index == 303000
+        stale = {oid for a in range(FIRST_ACCOUNT, dropped + 1) for oid in before.accounts[a].orders}
+        assert stale and before.accounts[dropped].orders and before.markets[SYMBOL].index == 303000
 
-        proc, port = start_server(run_dir, config)
+        proc, port = start_server(run_dir, server_config(tmp_path / "after.toml", POPULATION["agents"]))
 
         async def after_restart() -> tuple[int, str]:
             admin = await Client(port=port, api_key=ADMIN_KEY, reconnect=False).connect()
@@ -154,6 +157,7 @@ def test_a_killed_server_restarts_with_its_population_resumed(tmp_path):
                 fresh = await until(lambda m=maker: admin.fetch_open_orders(account=m), what="new quotes")
                 assert not {o.id for o in fresh} & stale
             assert (await admin.fetch_ticker(SYMBOL)).index == Decimal("30300.0")
+            assert await admin.fetch_open_orders(account=dropped) == []
             state = await admin.request("state_hash")
             await admin.close()
             return state["seq"], state["state_hash"]
@@ -172,10 +176,10 @@ def test_a_killed_server_restarts_with_its_population_resumed(tmp_path):
             replay.apply(env)
     assert replay.seq == seq and replay.state_hash() == digest
     created = [env.command.account for env in journal if type(env.command) is CreateAccount]
-    assert sorted(created) == list(range(FIRST_ACCOUNT, FIRST_ACCOUNT + AGENTS))  # once each, at first start
+    assert sorted(created) == list(range(FIRST_ACCOUNT, dropped + 1))  # once each, at first start
     resumed = [env for env in journal if env.seq > before.seq and env.origin == "population"]
     cancelled = {env.command.account for env in resumed if type(env.command) is CancelAll}
-    assert cancelled == {a for a in range(FIRST_ACCOUNT, FIRST_ACCOUNT + AGENTS) if before.accounts[a].orders}
+    assert cancelled == {a for a in range(FIRST_ACCOUNT, dropped + 1) if before.accounts[a].orders}
     topped_up = [env.command for env in resumed if type(env.command) is Deposit]
     for cmd in topped_up:  # back to the deposit, not beyond
         assert cmd.amount_cash > 0 and before.accounts[cmd.account].wallet_total() + cmd.amount_cash <= 2_000_000 * 10**6
