@@ -161,9 +161,10 @@ class ExchangeService:
                 feed.resume_from(ex.markets[sym].index)
         self.server = Server(ex, self.sequencer, hub, KeyStore(run_dir / "api_keys.txt"), self.clock, self.drivers,
                              self.admin_key, run_dir, self.options.limits, self.log, self.options.snapshots_kept)
-        self.sequencer.start()
         if population is not None and population.size:
             self.population = Population(ex, self.sequencer, self.clock, population, self.log)
+        self.sequencer.start()
+        if self.population is not None:
             await self.population.start()
             reserved = self.population.accounts  # accounts created by an admin skip the agents' ids
             self.server.next_account = max((a for a in ex.accounts if a not in reserved), default=0) + 1

@@ -4,24 +4,26 @@ The same I/O-free agent classes as in the virtual-time kernel. They live on the 
 loop: their timers run on the exchange clock (so `--speed` speeds them up), their events come from
 the sequencer's fan-out (`Hub.observers`: each applied command's events, routed to the agents they
 concern exactly as the kernel routes them), and their commands go to the one `Sequencer` with origin
-`agent:<i>`, so everything is journaled, answered in order with everyone else's commands, and replays.
+`agent:<i>`, so everything is journaled, applied in order with everyone else's commands, and replays.
+An agent may send only trading commands of its own account, with fields the journal can hold;
+anything else, like an exception in its code, costs that call only (counted, the first few logged).
 
 Agent i trades on account `first_account + i`. At start-up each agent whose account does not exist
 yet gets one, funded with its deposit (`CreateAccount`, `Deposit`, origin `population`). An agent
 whose account exists (a restart on a recovered exchange) resumes: its orders left from the previous
 run are cancelled (`CancelAll`), its wallet is topped back up to its deposit if it has fallen below,
-and its bookkeeping starts from the recovered position (accounts from `first_account` up that no agent
-takes any more, after the population shrank, have their orders cancelled). Then every agent starts as in a simulation
-(margin mode, leverage, its own first timer), with `ctx.now_ns` counting clock time since start-up.
-An agent liquidated while running is revived `revive_after_s` later: a fresh agent of its kind (new
-random draws) on the same account, resumed the same way, so the leveraged crowd does not die out on a
-long-running server.
+and its bookkeeping starts from the recovered position. Accounts from `first_account` up that no
+agent takes any more (the population shrank) have their orders cancelled. Then every agent starts as
+in a simulation (margin mode, leverage, its own first timer), with `ctx.now_ns` counting clock time
+since start-up. An agent liquidated while running is revived `revive_after_s` later: a fresh agent
+of its kind (new random draws) on the same account, resumed the same way, so the leveraged crowd
+does not die out on a long-running server.
 
 Work per loop turn is bounded (`MAX_CALLS_PER_TURN` agent calls, `MAX_COMMANDS_PER_TURN` commands,
-`MAX_TURN_S` of CPU), after which the population yields to the gateway; what is left waits for the
-next loop turn (the population takes at most one turn per turn of the loop, so a client's command
-waits behind at most one turn of the population's commands). Events wait in an inbox: past `MAX_INBOX` entries, public news (mark ticks, the tape,
-liquidations of others) is dropped and counted, an agent's own events never are.
+`MAX_TURN_S` of CPU); what is left waits for the next turn of the event loop, after the gateway has
+run, so a client's command waits behind at most one turn of the population's commands. Events wait
+in an inbox: past `MAX_INBOX` entries, public news (mark ticks, the tape, others' liquidations) is
+dropped and counted; an agent's own events never are.
 """
 
 from __future__ import annotations
@@ -34,8 +36,19 @@ from heapq import heappop, heappush
 from pathlib import Path
 from typing import Any
 
-from ..core.commands import CancelAll, CreateAccount, Deposit
-from ..core.engine import Exchange
+from ..core.commands import (
+    AdjustIsolatedMargin,
+    AmendOrder,
+    CancelAll,
+    CancelOrder,
+    CreateAccount,
+    Deposit,
+    PlaceOrder,
+    SetAutoAddMargin,
+    SetLeverage,
+    SetMarginMode,
+)
+from ..core.engine import MAX_CASH, Exchange
 from ..core.events import CommandRejected, LiquidationTriggered, OrderRejected
 from ..sim.agent import BOOK, Agent, AgentContext, Holding, MarketView, TopOfBook
 from ..sim.agents import AGENT_KINDS
@@ -52,6 +65,10 @@ MAX_COMMANDS_PER_TURN = 32
 MAX_TURN_S = 0.002
 MAX_INBOX = 100_000
 REVIVE_AFTER_S = 300.0
+AGENT_COMMANDS = frozenset({PlaceOrder, CancelOrder, CancelAll, AmendOrder, SetLeverage, SetMarginMode,
+                            AdjustIsolatedMargin, SetAutoAddMargin})
+INT64 = 2**63  # what the journal can hold; the core checks the real ranges
+MAX_TEXT = 64
 MIN_WAIT_S = 0.001  # the shortest real-time sleep between turns when only timers are pending
 
 
@@ -138,6 +155,9 @@ class Population:
         self.views = {s: MarketView(s) for s in exchange.instruments}
         self.kinds = [a for a in spec.agents for _ in range(a.count)]  # agent i's spec
         self.agents = [self._build(i, 0) for i in range(len(self.kinds))]
+        for a in self.agents:
+            if not 0 < a.deposit_cash <= MAX_CASH:
+                raise ValueError(f"population: {a.ctx.name} deposits {a.deposit_cash} cash units; the most is {MAX_CASH}")
         self.generation = [0] * len(self.agents)
         self.revive_ns = int(spec.revive_after_s * 1e9)
         self.accounts = range(spec.first_account, spec.first_account + len(self.agents))
@@ -322,16 +342,24 @@ class Population:
             self.sequencer.submit(cmds, "population")
         return len(cmds) + self._call(i, agent.start)
 
+    def _fault(self, agent: str, what: str, detail: str) -> None:
+        self.stats["agent_errors"] += 1
+        if self.stats["agent_errors"] <= 10:  # the first few, not a flood
+            self.log.error(what, agent=agent, detail=detail)
+
     def _call(self, i: int, hook: Any, *args: Any) -> int:
         """Run one agent hook, schedule the timer it asked for, submit its commands; their count."""
-        try:
-            cmds = hook(*args)
-        except Exception as exc:  # a faulty agent costs its own call, never the market
-            self.stats["agent_errors"] += 1
-            if self.stats["agent_errors"] <= 10:
-                self.log.exception("agent failed", agent=self.agents[i].ctx.name, error=repr(exc))
-            cmds = []
         ctx = self.agents[i].ctx
+        try:
+            cmds = list(hook(*args) or ())
+        except Exception as exc:  # a faulty agent costs its own call, never the market
+            self._fault(ctx.name, "agent failed", repr(exc))
+            cmds = []
+        fit = [c for c in cmds if _fits(c, ctx.account)]
+        if len(fit) < len(cmds):
+            bad = next(c for c in cmds if not _fits(c, ctx.account))
+            self._fault(ctx.name, "agent command refused", repr(bad)[:200])
+            cmds = fit
         w = ctx.wake_at_ns
         if w >= 0 and w != self.scheduled[i]:
             self.scheduled[i] = w
@@ -339,3 +367,11 @@ class Population:
         if cmds:
             self.sequencer.submit(cmds, self.origins[i])
         return len(cmds)
+
+
+def _fits(cmd: Any, account: int) -> bool:
+    """An agent may send only trading commands of its own account, with fields the journal can hold
+    (ints within int64, short strings, bools); the core validates the rest and rejects as usual."""
+    return type(cmd) in AGENT_COMMANDS and cmd.account == account and all(
+        (type(v) is int and -INT64 <= v < INT64) or type(v) is bool or (type(v) is str and len(v) <= MAX_TEXT)
+        for v in cmd)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from exchange.config import CONFIG_DIR, load_config
-from exchange.core.commands import CreateAccount, Deposit, Envelope, IndexPrice, PlaceOrder
+from exchange.core.commands import CreateAccount, Deposit, Envelope, IndexPrice, PlaceOrder, Withdraw
 from exchange.core.engine import Exchange
 from exchange.core.events import OrderAccepted, PublicLiquidation
 from exchange.persistence import JournalWriter, read_journal
@@ -147,3 +147,23 @@ def test_a_failing_agent_costs_its_own_calls_only(tmp_path):
     assert pop.stats["agent_errors"] >= 1 and orders["agent:2"] == 0
     assert orders["agent:0"] > 20 and orders["agent:1"] > 5 and orders["agent:3"] > 5
     assert pop.agents[1].holding.size or pop.agents[3].holding.size
+
+
+def test_an_agent_may_send_only_journalable_commands_of_its_own_account(tmp_path):
+    """A command for another account, an admin command, or a field the journal cannot hold is refused
+    before it reaches the sequencer; the agent's other commands go through."""
+    noise = AgentSpec("noise", 2, {}, "BTCUSDT")
+    pop, seq, _ = make(tmp_path, [noise])
+    me, other = FIRST_ACCOUNT, FIRST_ACCOUNT + 1
+    good = PlaceOrder(me, "BTCUSDT", 1, 10, 299_000)
+    bad = [PlaceOrder(other, "BTCUSDT", 1, 10, 299_000), Withdraw(me, 5), PlaceOrder(me, "BTCUSDT", 1, 10**30, 1),
+           PlaceOrder(me, "BTCUSDT", 1, 10, 299_000, client_order_id="x" * 65), PlaceOrder(me, "BTCUSDT", 1, 1.5, 2),
+           "not a command"]
+    assert pop._call(0, lambda: [*bad, good]) == 1
+    assert [c for c, origin, _ in seq.queue] == [[good]] and pop.stats["agent_errors"] == 1
+    seq.drain()  # and the journal takes it
+
+
+def test_a_deposit_the_core_cannot_hold_is_a_configuration_error(tmp_path):
+    with pytest.raises(ValueError, match="noise-0 deposits"):
+        make(tmp_path, [AgentSpec("noise", 1, {"deposit_usdt": 1e30}, "BTCUSDT")])
