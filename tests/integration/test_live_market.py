@@ -87,6 +87,7 @@ def test_a_bot_finds_a_live_market_and_a_shock_moves_it(tmp_path):
             async def revived():  # 5 clock seconds later, a fresh crowd agent on each liquidated account
                 return all(svc.population.agents[a - FIRST_ACCOUNT].liquidated == 0 for a in liquidated)
             await until(revived, what="revived crowd agents")
+            await admin.fetch_time()  # queued after the revivals' deposits: they are in the journal now
             assert svc.population.stats["revived"] >= len(liquidated)
             # the revived agent's wallet was topped up to its (new) deposit: replay the journal to that command
             first = liquidated[0]
