@@ -50,8 +50,9 @@ class Router:
     def targets(self, ev: Any) -> list[int]:
         """Every agent the event goes to: its parties, then the subscribers of its public kind."""
         kind = PUBLIC_KINDS.get(type(ev))
-        if kind is None:
-            return self.parties(ev)
+        if kind is None:  # the common case, inlined: a private event
+            i = self.by_account.get(getattr(ev, "account", -1), -1)
+            return [i] if i >= 0 else []
         subs = self.subscribers.get(kind, [])
         return self.parties(ev) + subs if kind == TRADES else subs
 

@@ -99,7 +99,7 @@ def test_the_servers_of_the_doc_start_live_or_empty_and_the_shock_liquidates(tmp
 
 
 def test_the_benchmark_of_the_doc_runs(tmp_path):
-    bench = launch(BENCH, "--seconds", "0.5", "--rounds", "1", "--warmup", "0.5")
+    bench = launch(BENCH, "--seconds", "0.3", "--rounds", "1", "--warmup", "0.2")
     out, _ = bench.communicate(timeout=120)
     assert bench.returncode == 0
     lines = [json.loads(line) for line in out.splitlines()]
