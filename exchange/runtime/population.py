@@ -21,7 +21,9 @@ does not die out on a long-running server.
 
 Work per loop turn is bounded (`MAX_CALLS_PER_TURN` agent calls, `MAX_COMMANDS_PER_TURN` commands,
 `MAX_TURN_S` of CPU); what is left waits for the next turn of the event loop, after the gateway has
-run, so a client's command waits behind at most one turn of the population's commands. Events wait
+run, so a client's command waits behind at most one turn of the population's commands. Over time its
+commands are bounded too (`max_commands_per_s` of real time, 1,000 by default): past that the agents
+fall behind (their timers fire late), whatever the clock speed. Events wait
 in an inbox: past `MAX_INBOX` entries, public news (mark ticks, the tape, others' liquidations) is
 dropped and counted; an agent's own events never are.
 """
@@ -63,6 +65,7 @@ MAX_AGENTS = 100_000
 MAX_CALLS_PER_TURN = 64
 MAX_COMMANDS_PER_TURN = 32
 MAX_TURN_S = 0.002
+MAX_COMMANDS_PER_S = 1000.0
 MAX_INBOX = 100_000
 REVIVE_AFTER_S = 300.0
 AGENT_COMMANDS = frozenset({PlaceOrder, CancelOrder, CancelAll, AmendOrder, SetLeverage, SetMarginMode,
@@ -80,6 +83,7 @@ class PopulationSpec:
     seed: int = 1
     first_account: int = FIRST_ACCOUNT
     revive_after_s: float = REVIVE_AFTER_S
+    max_commands_per_s: float = MAX_COMMANDS_PER_S
     source: str = "inline"
 
     @property
@@ -107,7 +111,7 @@ def _inline(entry: Any) -> AgentSpec:
 def population_spec(table: dict[str, Any], config_dir: Path, symbols: list[str]) -> PopulationSpec | None:
     """The [population] table of a server config: `scenario` (a file relative to the config, or a name
     in configs/scenarios) and/or inline `agents`, `seed`, `first_account`, `enabled`. None when off."""
-    known = {"scenario", "agents", "seed", "first_account", "revive_after_s", "enabled"}
+    known = {"scenario", "agents", "seed", "first_account", "revive_after_s", "max_commands_per_s", "enabled"}
     if set(table) - known:
         raise ValueError(f"population: unknown keys {sorted(set(table) - known)}; known: {sorted(known)}")
     if table.get("enabled", True) is not True:
@@ -133,8 +137,11 @@ def population_spec(table: dict[str, Any], config_dir: Path, symbols: list[str])
     revive = table.get("revive_after_s", REVIVE_AFTER_S)
     if isinstance(revive, bool) or not isinstance(revive, int | float) or not 0 <= revive <= 1e9:
         raise ValueError(f"population: revive_after_s must be a number of seconds >= 0 (0: never), not {revive!r}")
+    rate = table.get("max_commands_per_s", MAX_COMMANDS_PER_S)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1 <= rate <= 1e6:
+        raise ValueError(f"population: max_commands_per_s must be a number in [1, 1000000], not {rate!r}")
     spec = PopulationSpec(tuple(agents), table.get("seed", seed), table.get("first_account", FIRST_ACCOUNT),
-                          float(revive), source)
+                          float(revive), float(rate), source)
     if spec.size > MAX_AGENTS:
         raise ValueError(f"population: {spec.size} agents is more than {MAX_AGENTS}")
     unknown = {a.symbol for a in spec.agents} - set(symbols)
@@ -168,8 +175,13 @@ class Population:
         self.scheduled = [-1] * len(self.agents)
         self.order = 0
         self.t0_ns = 0
+        self.rate = spec.max_commands_per_s  # commands per second of real time, with bursts of a tenth of that
+        self.burst = max(float(MAX_COMMANDS_PER_TURN), self.rate / 10)
+        self.tokens = self.burst
+        self.stamp = time.monotonic()
         self.stats = {"created": 0, "resumed": 0, "cancelled_orders": 0, "topped_up": 0, "revived": 0, "calls": 0,
-                      "commands": 0, "turns": 0, "full_turns": 0, "dropped_events": 0, "agent_errors": 0}
+                      "commands": 0, "turns": 0, "full_turns": 0, "rate_limited_turns": 0, "dropped_events": 0,
+                      "agent_errors": 0}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
@@ -283,7 +295,11 @@ class Population:
             heap = self.heap
             if self.inbox or (heap and heap[0][0] <= self.now_ns()):
                 self.stats["full_turns"] += 1
-                await asyncio.sleep(0)  # more to do: let the gateway run first
+                if self.tokens < 1:  # over its command rate: the agents fall behind, the gateway does not
+                    self.stats["rate_limited_turns"] += 1
+                    await asyncio.sleep((1 - self.tokens) / self.rate)
+                else:
+                    await asyncio.sleep(0)  # more to do: let the gateway run first
                 continue
             self._wake.clear()
             if heap:
@@ -297,13 +313,17 @@ class Population:
     def turn(self) -> None:
         """Deliver queued events, then due timers, within this turn's budget; submit the commands."""
         self.stats["turns"] += 1
+        stamp = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (stamp - self.stamp) * self.rate)
+        self.stamp = stamp
         self.refresh_views()
         deadline = time.perf_counter() + MAX_TURN_S
         inbox, heap, agents = self.inbox, self.heap, self.agents
         now = self.now_ns()
         calls = commands = 0
+        allowed = min(MAX_COMMANDS_PER_TURN, self.tokens)
         while (inbox or (heap and heap[0][0] <= now)) and calls < MAX_CALLS_PER_TURN \
-                and commands < MAX_COMMANDS_PER_TURN and time.perf_counter() < deadline:
+                and commands < allowed and time.perf_counter() < deadline:
             if inbox:
                 i, ev = inbox.popleft()
                 agents[i].ctx.now_ns = now
@@ -325,6 +345,7 @@ class Population:
             calls += 1
         self.stats["calls"] += calls
         self.stats["commands"] += commands
+        self.tokens -= commands
 
     def _push(self, t: int, entry: int) -> None:
         self.order += 1

@@ -4,6 +4,7 @@ a faulty agent costing only its own calls."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -64,19 +65,20 @@ def test_a_scenario_and_inline_agents_make_one_population():
     ({"seed": "x"}, "seed must be a non-negative integer"),
     ({"first_account": -5}, "first_account must be a non-negative integer"),
     ({"revive_after_s": -1}, "revive_after_s must be a number"),
+    ({"max_commands_per_s": 0}, "max_commands_per_s must be a number in"),
 ])
 def test_bad_population_tables_are_refused(table, error):
     with pytest.raises((ValueError, FileNotFoundError), match=error):
         population_spec(table, CONFIG_DIR, SYMBOLS)
 
 
-def make(tmp_path: Path, agents: list[AgentSpec]) -> tuple[Population, Sequencer, HandClock]:
+def make(tmp_path: Path, agents: list[AgentSpec], **spec: float) -> tuple[Population, Sequencer, HandClock]:
     ex = Exchange(CONFIG.instruments, CONFIG.initial_insurance_fund_cash)
     clock = HandClock()
     seq = Sequencer(ex, JournalWriter(tmp_path / "journal.msgpack"), clock, Hub(ex), get_logger("test"), False)
     seq.drain()
     ex.apply(Envelope(1, clock.t, "feed", IndexPrice("BTCUSDT", 300_000)))
-    return Population(ex, seq, clock, PopulationSpec(tuple(agents), seed=3), get_logger("test")), seq, clock
+    return Population(ex, seq, clock, PopulationSpec(tuple(agents), seed=3, **spec), get_logger("test")), seq, clock
 
 
 def set_up(pop: Population, seq: Sequencer) -> None:
@@ -167,3 +169,19 @@ def test_an_agent_may_send_only_journalable_commands_of_its_own_account(tmp_path
 def test_a_deposit_the_core_cannot_hold_is_a_configuration_error(tmp_path):
     with pytest.raises(ValueError, match="noise-0 deposits"):
         make(tmp_path, [AgentSpec("noise", 1, {"deposit_usdt": 1e30}, "BTCUSDT")])
+
+
+def test_over_time_the_population_keeps_to_its_command_rate(tmp_path):
+    """With makers always due (a clock racing ahead), the commands submitted in real time stay within
+    the burst plus max_commands_per_s x elapsed; the agents fall behind instead."""
+    maker = AgentSpec("market_maker", 50, {"deposit_usdt": 1_000_000, "levels": 2, "refresh_s": 1}, "BTCUSDT")
+    pop, seq, clock = make(tmp_path, [maker], max_commands_per_s=200)
+    set_up(pop, seq)
+    start, sent = time.monotonic(), pop.stats["commands"]
+    while time.monotonic() - start < 0.3:
+        clock.t += NS  # every maker due again on every turn
+        pop.turn()
+        seq.drain()
+    elapsed = time.monotonic() - start
+    assert pop.stats["commands"] - sent <= pop.burst + 200 * elapsed + 5
+    assert pop.stats["commands"] - sent >= 200 * elapsed * 0.5  # and it does use its rate
