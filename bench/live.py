@@ -26,6 +26,7 @@ from pathlib import Path
 
 from bench.__main__ import emit
 from bench.gateway import ADMIN_KEY, run_load
+from clients.sdk import Client
 from exchange.config import CONFIG_DIR
 
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
@@ -62,13 +63,11 @@ def start_server(config: Path, run_dir: Path, agents: bool, speed: float) -> tup
 
 
 async def seq_now(port: int) -> int:
-    from clients.sdk import Client
     async with Client(port=port, api_key=ADMIN_KEY, timeout=60) as admin:
         return (await admin.fetch_time())["seq"]
 
 
 async def client_key(port: int) -> str:
-    from clients.sdk import Client
     async with Client(port=port, api_key=ADMIN_KEY, timeout=60) as admin:
         return (await admin.create_account(deposit="10000000")).api_key
 

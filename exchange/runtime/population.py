@@ -23,9 +23,9 @@ Work per loop turn is bounded (`MAX_CALLS_PER_TURN` agent calls, `MAX_COMMANDS_P
 `MAX_TURN_S` of CPU); what is left waits for the next turn of the event loop, after the gateway has
 run, so a client's command waits behind at most one turn of the population's commands. Over time its
 commands are bounded too (`max_commands_per_s` of real time, 1,000 by default): past that the agents
-fall behind (their timers fire late), whatever the clock speed. Events wait
-in an inbox: past `MAX_INBOX` entries, public news (mark ticks, the tape, others' liquidations) is
-dropped and counted; an agent's own events never are.
+fall behind (their timers fire late), whatever the clock speed. Events wait in an inbox: past
+`MAX_INBOX` entries, public news (mark ticks, the tape, others' liquidations) is dropped and counted;
+an agent's own events never are.
 """
 
 from __future__ import annotations
