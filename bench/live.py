@@ -50,7 +50,7 @@ def config_with(scenario: str, tmp: Path) -> Path:
 
 def start_server(config: Path, run_dir: Path, agents: bool, speed: float) -> tuple[subprocess.Popen, int]:
     cmd = [sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir", str(run_dir),
-           "--port", "0", "--admin-key", ADMIN_KEY, "--speed", str(speed)]
+           "--port", "0", "--http-port", "0", "--admin-key", ADMIN_KEY, "--speed", str(speed)]
     proc = subprocess.Popen(cmd + ([] if agents else ["--no-agents"]), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     info = run_dir / "server.json"

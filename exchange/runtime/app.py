@@ -197,8 +197,12 @@ class ExchangeService:
         self.http_port = self.http.port
 
     def _allocate_account(self) -> int:
-        """The next account id, shared with the msgpack admin's create_account."""
-        account = max(self.server.next_account, max(self.exchange.accounts, default=0) + 1)
+        """The next free account id, shared with the msgpack admin's create_account; the live
+        population's ids are skipped."""
+        reserved = self.population.accounts if self.population is not None else range(0)
+        account = self.server.next_account
+        while account in self.exchange.accounts or account in reserved:
+            account += 1
         self.server.next_account = account + 1
         return account
 

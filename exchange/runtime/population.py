@@ -2,7 +2,7 @@
 
 The same I/O-free agent classes as in the virtual-time kernel. They live on the server's asyncio
 loop: their timers run on the exchange clock (so `--speed` speeds them up), their events come from
-the sequencer's fan-out (`Hub.observers`: each applied command's events, routed to the agents they
+the sequencer's fan-out (a `Hub` listener: each applied command's events, routed to the agents they
 concern exactly as the kernel routes them), and their commands go to the one `Sequencer` with origin
 `agent:<i>`, so everything is journaled, applied in order with everyone else's commands, and replays.
 An agent may send only trading commands of its own account, with fields the journal can hold;
@@ -214,7 +214,7 @@ class Population:
             raise RuntimeError(f"the population's set-up was refused: {rejected[0]}")
         self.t0_ns = self.clock.now_ns()
         self.refresh_views()
-        self.sequencer.hub.observers.append(self.observe)
+        self.sequencer.hub.listeners.append(self.observe)
         for i, agent in enumerate(self.agents):
             agent.ctx.now_ns = 0
             self._call(i, agent.start)
@@ -246,12 +246,12 @@ class Population:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("population stopped by an error; the market carries on without it",
                            error=repr(task.exception()))
-            if self.observe in self.sequencer.hub.observers:
-                self.sequencer.hub.observers.remove(self.observe)
+            if self.observe in self.sequencer.hub.listeners:
+                self.sequencer.hub.listeners.remove(self.observe)
 
     async def stop(self) -> None:
-        if self.observe in self.sequencer.hub.observers:
-            self.sequencer.hub.observers.remove(self.observe)
+        if self.observe in self.sequencer.hub.listeners:
+            self.sequencer.hub.listeners.remove(self.observe)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -260,7 +260,7 @@ class Population:
                 pass
 
     # -- events in (called by the sequencer after each command) --------------------------------
-    def observe(self, events: list, ts_ns: int) -> None:
+    def observe(self, events: list, touched: list, ts_ns: int) -> None:
         inbox, route = self.inbox, self.router.targets
         for ev in events:
             targets = route(ev)

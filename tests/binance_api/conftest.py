@@ -46,7 +46,7 @@ async def http_service(run_dir: Path, instruments: dict[str, dict] | None = None
         from exchange.config import parse_config
         config = parse_config(raw)
     opts = ServeOptions(port=0, admin_key=ADMIN_KEY, log_commands=False, heartbeat_s=3600.0, snapshot_every_s=3600.0,
-                        http=HttpOptions(port=0, **http))
+                        http=HttpOptions(port=0, **http), agents=False)
     svc = ExchangeService(config, raw, run_dir, opts)
     await svc.start()
     try:

@@ -60,7 +60,7 @@ def test_the_servers_of_the_doc_start_live_or_empty_and_the_shock_liquidates(tmp
     assert [a.kind for a in population_spec({"scenario": "scenarios/live_market.toml"}, CONFIG_DIR,
                                             ["BTCUSDT"]).agents] == ["market_maker", "noise", "arbitrageur",
                                                                      "momentum", "crowd"]
-    servers = {name: launch(cmd, "--run-dir", str(tmp_path / name), "--port", "0")
+    servers = {name: launch(cmd, "--run-dir", str(tmp_path / name), "--port", "0", "--http-port", "0")
                for name, cmd in (("live", SERVE), ("empty", f"{SERVE} --no-agents"), ("fast", f"{SERVE} --speed 10"))}
     try:
         ports = {name: port_of(tmp_path / name, proc) for name, proc in servers.items()}

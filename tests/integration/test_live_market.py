@@ -13,6 +13,7 @@ import signal
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from loopback import ADMIN_KEY, SYMBOL, admin_client, run, service
 from test_crash import start_server
 
@@ -21,6 +22,7 @@ from exchange.config import CONFIG_DIR, load_config
 from exchange.core.commands import CancelAll, CreateAccount, Deposit, PlaceOrder
 from exchange.core.engine import Exchange
 from exchange.persistence import read_journal, recover
+from exchange.runtime.http.api import HttpOptions
 from exchange.runtime.population import FIRST_ACCOUNT
 
 FEEDS = {SYMBOL: {"kind": "static", "price": "30000", "interval_s": 1}}
@@ -48,7 +50,7 @@ async def until(check, timeout: float = 8.0, what: str = "condition"):
 
 def test_a_bot_finds_a_live_market_and_a_shock_moves_it(tmp_path):
     async def scenario():
-        async with service(tmp_path, feeds=FEEDS, population=POPULATION, speed=10.0) as svc:
+        async with service(tmp_path, feeds=FEEDS, population=POPULATION, speed=10.0, http=HttpOptions(port=0)) as svc:
             crowd = [a for a in svc.population.agents if a.kind == "crowd"]
             admin = await admin_client(svc)
             seen: list[dict] = []
@@ -65,7 +67,12 @@ def test_a_bot_finds_a_live_market_and_a_shock_moves_it(tmp_path):
             assert book.bids[0][0] < Decimal(30000) * Decimal("1.01") and book.asks[0][0] > Decimal(30000) * Decimal("0.99")
 
             key = await admin.create_account(deposit="10000")
-            assert key.account == 1  # admin-created accounts stay clear of the agents' ids
+            async with aiohttp.ClientSession() as http:  # the HTTP admin shares the msgpack admin's counter
+                async with http.post(f"http://127.0.0.1:{svc.http_port}/admin/v1/account",
+                                     headers={"X-Admin-Key": ADMIN_KEY}) as r:
+                    assert r.status == 200
+                    over_http = (await r.json())["account"]
+            assert (key.account, over_http) == (1, 2)  # admin-created accounts stay clear of the agents' ids
             async with Client(port=svc.port, api_key=key.api_key, reconnect=False) as bot:
                 order = await bot.create_order(SYMBOL, "market", "buy", "0.01")
             assert (order.status, order.filled) == ("FILLED", Decimal("0.010"))

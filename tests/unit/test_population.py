@@ -87,7 +87,7 @@ def set_up(pop: Population, seq: Sequencer) -> None:
         seq.submit([CreateAccount(a.ctx.account), Deposit(a.ctx.account, a.deposit_cash)], "population")
     seq.drain()
     pop.t0_ns = pop.clock.now_ns()
-    seq.hub.observers.append(pop.observe)
+    seq.hub.listeners.append(pop.observe)
     for i, a in enumerate(pop.agents):
         pop._call(i, a.start)
     seq.drain()
@@ -123,7 +123,7 @@ def test_past_the_inbox_bound_news_is_dropped_and_own_events_kept(tmp_path, monk
     pop, seq, _ = make(tmp_path, [hunters])
     news = PublicLiquidation("BTCUSDT", -1, 10, 290_000, 10, 291_000, "CROSS")
     own = OrderAccepted(FIRST_ACCOUNT + 1, "BTCUSDT", 7, 1, "LIMIT", 299_000, 10, "GTC", False, 0, "")
-    pop.observe([news, news, news, own, news, own], 0)
+    pop.observe([news, news, news, own, news, own], [], 0)
     assert [(i, type(e).__name__) for i, e in pop.inbox] == [
         (0, "PublicLiquidation"), (1, "PublicLiquidation"), (0, "PublicLiquidation"), (1, "PublicLiquidation"),
         (0, "PublicLiquidation"), (1, "PublicLiquidation"), (1, "OrderAccepted"), (1, "OrderAccepted")]
