@@ -161,7 +161,7 @@ class Population:
         self.log = log
         self.views = {s: MarketView(s) for s in exchange.instruments}
         self.kinds = [a for a in spec.agents for _ in range(a.count)]  # agent i's spec
-        self.agents = [self._build(i, 0) for i in range(len(self.kinds))]
+        self.agents = [self.build_agent(i, 0) for i in range(len(self.kinds))]
         for a in self.agents:
             if not 0 < a.deposit_cash <= MAX_CASH:
                 raise ValueError(f"population: {a.ctx.name} deposits {a.deposit_cash} cash units; the most is {MAX_CASH}")
@@ -185,7 +185,7 @@ class Population:
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
 
-    def _build(self, i: int, generation: int) -> Agent:
+    def build_agent(self, i: int, generation: int) -> Agent:
         """Agent i as the scenario describes it; generation 0 draws as agent i of `simulate` does."""
         spec = self.kinds[i]
         ctx = AgentContext(account=self.spec.first_account + i, instruments=dict(self.ex.instruments),
@@ -354,7 +354,7 @@ class Population:
     def _revive(self, i: int, now: int) -> int:
         """A fresh agent i (new random draws) on its liquidated account, resumed like after a restart."""
         self.generation[i] += 1
-        agent = self.agents[i] = self._build(i, self.generation[i])
+        agent = self.agents[i] = self.build_agent(i, self.generation[i])
         agent.ctx.now_ns = now
         self.scheduled[i] = -1
         self.stats["revived"] += 1

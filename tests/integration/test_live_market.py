@@ -31,8 +31,9 @@ POPULATION: dict[str, Any] = {"seed": 5, "revive_after_s": 5, "agents": [
      "params": {"deposit_usdt": 2000000, "size_usdt": 20000, "levels": 3, "stress_action": "widen"}},
     {"kind": "noise", "count": 4, "params": {"deposit_usdt": 20000, "mean_interval_s": 2, "size_usdt": 2000}},
     {"kind": "arbitrageur", "count": 1, "params": {"deposit_usdt": 500000, "size_usdt": 10000, "entry_bps": 10}},
-    {"kind": "crowd", "count": 12, "params": {"leverages": [20, 25, 50], "long_bias": 1.0, "cluster_bps": 0,
-                                              "entry_window_s": 10, "hold_mean_s": 36000, "stop_fraction": 0}},
+    {"kind": "crowd", "count": 12, "params": {"leverages": [20, 25, 50], "long_bias": 1.0, "round_step_usdt": 100000,
+                                              "entry_window_s": 10, "entry_timeout_s": 5, "hold_mean_s": 36000,
+                                              "stop_fraction": 0}},  # no round price near: market entries
 ]}
 AGENTS = sum(a["count"] for a in POPULATION["agents"])
 MAKERS = range(FIRST_ACCOUNT, FIRST_ACCOUNT + 2)
@@ -96,15 +97,20 @@ def test_a_bot_finds_a_live_market_and_a_shock_moves_it(tmp_path):
             await until(revived, what="revived crowd agents")
             await admin.fetch_time()  # queued after the revivals' deposits: they are in the journal now
             assert svc.population.stats["revived"] >= len(liquidated)
-            # the revived agent's wallet was topped up to its (new) deposit: replay the journal to that command
-            first = liquidated[0]
+            # a revival tops the wallet up to the new agent's deposit (when below it): replay the journal
+            pop = svc.population
+            deposits = {a: {pop.build_agent(a - FIRST_ACCOUNT, g).deposit_cash
+                            for g in range(1, pop.generation[a - FIRST_ACCOUNT] + 1)} for a in liquidated}
             replay = Exchange(svc.config.instruments, svc.config.initial_insurance_fund_cash)
+            topped_up = []
             for env in read_journal(tmp_path / "journal.msgpack"):
                 replay.apply(env)
                 cmd = env.command
-                if type(cmd) is Deposit and cmd.account == first and replay.accounts[first].deposited > cmd.amount_cash:
-                    break  # a top-up (the first funding is all that was deposited)
-            assert replay.accounts[first].wallet_total() == svc.population.agents[first - FIRST_ACCOUNT].deposit_cash
+                if type(cmd) is Deposit and cmd.account in deposits and env.origin == "population" \
+                        and replay.accounts[cmd.account].deposited > cmd.amount_cash:  # not the first funding
+                    topped_up.append(cmd.account)
+                    assert replay.accounts[cmd.account].wallet_total() in deposits[cmd.account]
+            assert topped_up
             assert svc.population.stats["agent_errors"] == 0
             await admin.close()
             svc.exchange.check_invariants()
