@@ -261,6 +261,11 @@ class IndexFeed:
             self.at(self.t)
             self.set_price(ticks)
 
+    def reseed(self, seed: int) -> None:
+        """Draw from `seed` from now on (a gbm feed; the other kinds draw nothing)."""
+        if isinstance(self.source, GBMJumpSource):
+            self.source.rng.seed(seed)
+
     def shock(self, pct: float, over_s: float) -> None:
         """Move the index by pct % over the next over_s clock seconds."""
         self.shocks.append(Shock(self.t, pct, over_s))

@@ -13,8 +13,8 @@ Changes (`--set PATH=VALUE`):
   (`mark_method`, `liquidation_fee`, `price_band`, `brackets`, ...), and `mmr_scale=2` to multiply
   every bracket's maintenance rate (cum re-derived so margin stays continuous);
 - `insurance_fund_usdt=V`: the fund's cash becomes V (the difference is counted as paid in);
-- `shock.change=-0.05` (and `shock.over_s`, `shock.at_s` (default T), `shock.symbol`): a scripted
-  index move added after T.
+- `shock.pct=-5` (and `shock.over_s`, `shock.at_s` (default T), `shock.symbol`): a scripted
+  index move added after T, as a feed's `shocks` entries are.
 With `--seed N` the agents, latencies and index feed draw from seed N after T.
 """
 
@@ -35,9 +35,9 @@ from ..persistence import write_snapshot
 from .overrides import parse_assignment
 from .replay import replay
 from .runner import (
-    NS, agent_rng, feed_rng, finish, open_outputs, read_run_meta, scenario_of, start, build, write_run_meta,
+    NS, agent_rng, feed_seed, finish, open_outputs, read_run_meta, scenario_of, start, build, write_run_meta,
 )
-from .scenario import ShockSpec
+from .feed import Shock
 from .simulation import Simulation
 
 FIXED_FIELDS = ("symbol", "tick_size", "lot_step", "cash_per_tick_lot")  # positions are counted in these
@@ -54,7 +54,7 @@ def parse_changes(changes: dict[str, Any], symbols: list[str]) -> tuple[dict[str
             fund = int(Decimal(str(value)) * 1_000_000)
             if not 0 <= fund <= 10**18:
                 raise ValueError(f"insurance_fund_usdt {value!r} is out of range")
-        elif keys[0] == "shock" and len(keys) == 2 and keys[1] in ("change", "over_s", "at_s", "symbol"):
+        elif keys[0] == "shock" and len(keys) == 2 and keys[1] in ("pct", "over_s", "at_s", "symbol"):
             shock[keys[1]] = value
         elif keys[0] == "instruments" and len(keys) == 3:
             if keys[1] not in symbols:
@@ -65,9 +65,9 @@ def parse_changes(changes: dict[str, Any], symbols: list[str]) -> tuple[dict[str
                 inst.setdefault(s, {})[keys[0]] = value
         else:
             raise ValueError(f"fork change {path!r}: give instruments.SYMBOL.FIELD, FIELD, insurance_fund_usdt "
-                             f"or shock.change/over_s/at_s/symbol")
-    if shock and "change" not in shock:
-        raise ValueError("a fork shock needs shock.change (e.g. -0.05)")
+                             f"or shock.pct/over_s/at_s/symbol")
+    if shock and "pct" not in shock:
+        raise ValueError("a fork shock needs shock.pct (e.g. -5)")
     return inst, fund, shock
 
 
@@ -114,8 +114,7 @@ def apply_changes(sim: Simulation, changes: dict[str, Any], at_s: float, seed: i
         feed = next((f for f in sim.kernel.feeds if f.inst.symbol == symbol), None)
         if feed is None:
             raise ValueError(f"fork shock: no index feed for {symbol!r}")
-        feed.shocks.append(ShockSpec(symbol, float(shock.get("at_s", at_s)), float(shock["change"]),
-                                     float(shock.get("over_s", 60.0))))
+        feed.shocks.append(Shock(float(shock.get("at_s", at_s)), float(shock["pct"]), float(shock.get("over_s", 60.0))))
     if seed is not None:
         for i, agent in enumerate(sim.agents):
             agent.ctx.rng.setstate(agent_rng(seed, i).getstate())
@@ -123,7 +122,7 @@ def apply_changes(sim: Simulation, changes: dict[str, Any], at_s: float, seed: i
             if lat is not None:
                 lat.rng.setstate(agent_rng(seed, i, 1).getstate())
         for i, feed in enumerate(sim.kernel.feeds):
-            feed.rng.setstate(feed_rng(seed, i).getstate())
+            feed.reseed(feed_seed(seed, i))
 
 
 def rebuild(meta: dict[str, Any], until_s: float, progress: Callable[[int], None] | None = None) -> Simulation:

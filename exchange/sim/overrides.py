@@ -1,7 +1,7 @@
 """Parameter overrides of a scenario, `PATH=VALUE`, as used by `sweep --set` and `fork --set`.
 
 A path is dotted. Its first part is a top-level key of the scenario (`seed`, `duration_s`,
-`insurance_fund_usdt`, `feed.BTCUSDT.vol_annual`, `shocks.0.change`,
+`insurance_fund_usdt`, `feed.BTCUSDT.volatility`, `feed.BTCUSDT.shocks.0.pct`,
 `instruments.BTCUSDT.mark_method`), or an agent group: `crowd.leverage` sets the parameter
 `leverage` of every `[[agents]]` group of kind `crowd` (or whose `agent` class is named so), and
 `crowd.count` (also `latency_ms`, `jitter_ms`, `symbol`) sets that field of the group itself.
@@ -72,7 +72,7 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str
                     g[keys[1]] = value
                 else:
                     g.setdefault("params", {})[keys[1]] = value
-        elif keys[0] in ("seed", "duration_s", "insurance_fund_usdt", "name", "description", "feed", "shocks",
+        elif keys[0] in ("seed", "duration_s", "insurance_fund_usdt", "name", "description", "feed",
                          "instruments", "agents", "symbols", "config"):
             _set(out, keys, value, path)
         else:

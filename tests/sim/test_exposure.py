@@ -9,7 +9,7 @@ from exchange.sim.scenario import parse_scenario
 
 from .test_forensics import CASCADE, scripted
 
-FEED = {"BTCUSDT": {"initial": "60000", "interval_s": 1, "vol_annual": 0.0}}
+FEED = {"BTCUSDT": {"kind": "gbm", "price": "60000", "interval_s": 1, "volatility": 0.0}}
 
 
 def test_peak_exposure_of_the_hand_built_longs(tmp_path):

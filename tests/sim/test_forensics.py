@@ -28,7 +28,7 @@ def scripted(kind: str, orders: list, **params) -> dict:
 CASCADE = {
     "name": "three_step", "seed": 1, "duration_s": 30, "symbols": ["BTCUSDT"], "insurance_fund_usdt": "1000000",
     "instruments": {"BTCUSDT": {"mark_method": "last", "price_band": "0.2", "market_band": "0.2"}},
-    "feed": {"BTCUSDT": {"initial": "60000", "interval_s": 1, "vol_annual": 0.0}},
+    "feed": {"BTCUSDT": {"kind": "gbm", "price": "60000", "interval_s": 1, "volatility": 0.0}},
     "agents": [
         scripted("seller", [[-1, 3, 60000]], deposit_usdt=1_000_000),                       # account 1
         scripted("long_a", [[1, 1, 0]], deposit_usdt=10_000, leverage=50, margin_mode="isolated"),  # 2
@@ -117,7 +117,7 @@ def test_a_mark_at_the_bare_index_links_no_fill(tmp_path):
     """The same accounts with the mark at the index and the index itself falling 8%: every liquidation
     is a root with no breaching fill, however much the whale and the forced orders sold."""
     data = {**CASCADE, "instruments": {"BTCUSDT": {**CASCADE["instruments"]["BTCUSDT"], "mark_method": "index"}},
-            "shocks": [{"symbol": "BTCUSDT", "at_s": 10, "over_s": 5, "change": -0.08}]}
+            "feed": {"BTCUSDT": {**CASCADE["feed"]["BTCUSDT"], "shocks": [{"at_s": 10, "over_s": 5, "pct": -8}]}}}
     run_scenario(parse_scenario(data), tmp_path)
     result = analyze(tmp_path)
     assert len(result["liquidations"]) == 3

@@ -74,7 +74,7 @@ def bot_dir(tmp_path, monkeypatch):
 
 def scenario_data(duration_s: float) -> dict:
     return {"name": "own", "seed": 4, "duration_s": duration_s, "symbols": ["BTCUSDT"],
-            "feed": {"BTCUSDT": {"initial": "60000", "interval_s": 1, "vol_annual": 0.3}},
+            "feed": {"BTCUSDT": {"kind": "gbm", "price": "60000", "interval_s": 1, "volatility": 0.3}},
             "agents": [{"kind": "market_maker", "count": 1, "params": {"deposit_usdt": 1_000_000}},
                        {"agent": "userbots.flip:FlipBot", "count": 2, "params": {"every_s": 2, "lots": 5}}]}
 
@@ -93,7 +93,7 @@ def test_own_agent_from_the_command_line(bot_dir, tmp_path):
     """A scenario file naming the bot; the bot's directory on PYTHONPATH; `python -m exchange simulate`."""
     toml = tmp_path / "own.toml"
     toml.write_text('name = "own"\nseed = 4\nduration_s = 30\nsymbols = ["BTCUSDT"]\n'
-                    '[feed.BTCUSDT]\ninitial = "60000"\n'
+                    '[feed.BTCUSDT]\nkind = "gbm"\nprice = "60000"\n'
                     '[[agents]]\nkind = "market_maker"\ncount = 1\n[agents.params]\ndeposit_usdt = 1000000\n'
                     '[[agents]]\nagent = "userbots.flip:FlipBot"\ncount = 2\n[agents.params]\nevery_s = 2\n')
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(bot_dir), str(ROOT)])}

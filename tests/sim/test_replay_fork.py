@@ -74,7 +74,7 @@ def test_fork_with_higher_maintenance_rate_liquidates_more(original, tmp_path, c
 
 def test_fork_changes_fund_mark_method_and_seed(original, tmp_path):
     out, summary = original
-    forked = fork(out, AT, {"insurance_fund_usdt": 0, "mark_method": "index", "shock.change": -0.05,
+    forked = fork(out, AT, {"insurance_fund_usdt": 0, "mark_method": "index", "shock.pct": -5,
                             "shock.over_s": 5}, 9, tmp_path / "many")
     ex, _ = replay(tmp_path / "many", until_s=AT)
     assert ex.insurance_fund == 0 and ex.instruments["BTCUSDT"].mark_method == "index"

@@ -19,18 +19,18 @@ TINY = str(Path(__file__).parent / "scenarios" / "tiny.toml")
 def test_overrides_reach_agent_groups_and_tables():
     data, _ = load_scenario_data(TINY)
     out = apply_overrides(data, dict(parse_assignment(s) for s in (
-        "crowd.leverage=20", "crowd.count=7", "feed.BTCUSDT.vol_annual=0.9", "shocks.0.change=-0.1",
+        "crowd.leverage=20", "crowd.count=7", "feed.BTCUSDT.volatility=0.9", "feed.BTCUSDT.shocks.0.pct=-10",
         "instruments.BTCUSDT.mark_method=index", "insurance_fund_usdt=\"5\"")))
     crowd = next(g for g in out["agents"] if g["kind"] == "crowd")
     assert crowd["params"]["leverage"] == 20 and crowd["count"] == 7
-    assert out["feed"]["BTCUSDT"]["vol_annual"] == 0.9 and out["shocks"][0]["change"] == -0.1
+    assert out["feed"]["BTCUSDT"]["volatility"] == 0.9 and out["feed"]["BTCUSDT"]["shocks"][0]["pct"] == -10
     assert out["insurance_fund_usdt"] == "5"
     sc = parse_scenario(out)
     assert sc.config.instruments[0].mark_method == "index"
     assert {a.leverage for a in __import__("exchange.sim.runner", fromlist=["build"]).build(sc).agents
             if a.kind == "crowd"} == {20}
     assert data["agents"][2].get("count") == 20  # the original is untouched
-    for bad in ("nobody.x=1", "crowd=1", "shocks.5.change=1", "no_equals"):
+    for bad in ("nobody.x=1", "crowd=1", "feed.BTCUSDT.shocks.5.pct=1", "shocks.0.pct=1", "no_equals"):
         with pytest.raises(ValueError):
             apply_overrides(data, dict([parse_assignment(bad)]))
 

@@ -32,8 +32,8 @@ def test_server_config_adding_an_instrument_keeps_the_others(tmp_path):
 
 
 def test_a_scenario_layers_instruments_over_its_config():
-    sc = parse_scenario({"feed": {"BTCUSDT": {"initial": "60000"}, "ETHUSDT": {"initial": "3000"},
-                                  "SOLUSDT": {"initial": "150"}},
+    sc = parse_scenario({"feed": {"BTCUSDT": {"kind": "gbm", "price": "60000"}, "ETHUSDT": {"kind": "gbm", "price": "3000"},
+                                  "SOLUSDT": {"kind": "gbm", "price": "150"}},
                          "instruments": {"SOLUSDT": {**__import__("tomllib").loads(SOL)["instruments"]["SOLUSDT"]},
                                          "ETHUSDT": {"mark_method": "index"}}})
     by_symbol = {i.symbol: i for i in sc.config.instruments}
