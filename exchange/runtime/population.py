@@ -53,9 +53,9 @@ from ..core.commands import (
 from ..core.engine import MAX_CASH, Exchange
 from ..core.events import CommandRejected, LiquidationTriggered, OrderRejected
 from ..sim.agent import BOOK, Agent, AgentContext, Holding, MarketView, TopOfBook
-from ..sim.agents import AGENT_KINDS
+from ..sim.agents import agent_class
 from ..sim.routing import PUBLIC_KINDS, Router, refresh_view
-from ..sim.runner import agent_rng
+from ..sim.runner import agent_rng, make_agent
 from ..sim.scenario import AgentSpec, load_scenario, resolve
 from .clock import Clock
 from .sequencer import Sequencer
@@ -72,7 +72,8 @@ AGENT_COMMANDS = frozenset({PlaceOrder, CancelOrder, CancelAll, AmendOrder, SetL
                             AdjustIsolatedMargin, SetAutoAddMargin})
 INT64 = 2**63  # what the journal can hold; the core checks the real ranges
 MAX_TEXT = 64
-MIN_WAIT_S = 0.001  # the shortest real-time sleep between turns when only timers are pending
+MIN_WAIT_S = 0.001
+FAIRNESS_KEY = "population"  # the sequencer serves the population as one producer among the connections  # the shortest real-time sleep between turns when only timers are pending
 
 
 @dataclass(frozen=True)
@@ -92,20 +93,26 @@ class PopulationSpec:
 
 
 def _checked(spec: AgentSpec, default_symbol: str) -> AgentSpec:
-    if spec.kind not in AGENT_KINDS:
-        raise ValueError(f"population: unknown agent kind {spec.kind!r}; known: {', '.join(sorted(AGENT_KINDS))}")
+    if not isinstance(spec.kind, str) or not isinstance(spec.agent, str):
+        raise ValueError(f"population: kind and agent must be strings, not {spec.kind!r}, {spec.agent!r}")
+    try:
+        agent_class(spec.kind, spec.agent)
+    except ValueError as exc:
+        raise ValueError(f"population: {exc}") from None
+    name = spec.kind or spec.agent
     if isinstance(spec.count, bool) or not isinstance(spec.count, int) or spec.count < 0:
-        raise ValueError(f"population: count of {spec.kind} must be a non-negative integer, not {spec.count!r}")
+        raise ValueError(f"population: count of {name} must be a non-negative integer, not {spec.count!r}")
     if not isinstance(spec.params, dict) or not isinstance(spec.symbol, str):
-        raise ValueError(f"population: params of {spec.kind} must be a table and symbol a string")
+        raise ValueError(f"population: params of {name} must be a table and symbol a string")
     return spec if spec.symbol else replace(spec, symbol=default_symbol)
 
 
 def _inline(entry: Any) -> AgentSpec:
     try:
-        return AgentSpec(**entry)
+        return AgentSpec(**{"kind": "", **entry})
     except TypeError as exc:
-        raise ValueError(f"population: an agent is {{kind, count, params, symbol}}, not {entry!r} ({exc})") from None
+        raise ValueError(f"population: an agent is {{kind or agent, count, params, symbol}}, not {entry!r} "
+                         f"({exc})") from None
 
 
 def population_spec(table: dict[str, Any], config_dir: Path, symbols: list[str]) -> PopulationSpec | None:
@@ -188,10 +195,11 @@ class Population:
     def build_agent(self, i: int, generation: int) -> Agent:
         """Agent i as the scenario describes it; generation 0 draws as agent i of `simulate` does."""
         spec = self.kinds[i]
+        cls = agent_class(spec.kind, spec.agent)
         ctx = AgentContext(account=self.spec.first_account + i, instruments=dict(self.ex.instruments),
                            rng=agent_rng(self.spec.seed + 7_919 * generation, i), market=self.views,
-                           name=f"{spec.kind}-{i}")
-        return AGENT_KINDS[spec.kind](ctx, spec.symbol, **spec.params)
+                           name=f"{spec.kind or cls.kind}-{i}")
+        return make_agent(cls, spec, ctx)
 
     # -- start-up ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -208,7 +216,7 @@ class Population:
         for account in sorted(a for a in self.ex.accounts if a >= self.spec.first_account and a not in self.accounts):
             setup += self._cancels(self.ex.accounts[account])  # an agent of a larger population before
         applied = asyncio.get_running_loop().create_future()
-        self.sequencer.submit(setup, "population", applied.set_result)
+        self.sequencer.submit(setup, "population", applied.set_result, key=FAIRNESS_KEY)
         rejected = [ev for ev in await applied if type(ev) is OrderRejected or type(ev) is CommandRejected]
         if rejected:
             raise RuntimeError(f"the population's set-up was refused: {rejected[0]}")
@@ -360,7 +368,7 @@ class Population:
         self.stats["revived"] += 1
         cmds = self._resume(agent, self.ex.accounts[agent.ctx.account])
         if cmds:
-            self.sequencer.submit(cmds, "population")
+            self.sequencer.submit(cmds, "population", key=FAIRNESS_KEY)
         return len(cmds) + self._call(i, agent.start)
 
     def _fault(self, agent: str, what: str, detail: str) -> None:
@@ -386,7 +394,7 @@ class Population:
             self.scheduled[i] = w
             self._push(w, i)
         if cmds:
-            self.sequencer.submit(cmds, self.origins[i])
+            self.sequencer.submit(cmds, self.origins[i], key=FAIRNESS_KEY)
         return len(cmds)
 
 

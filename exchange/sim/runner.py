@@ -24,7 +24,7 @@ from .feed import build_feed
 from .kernel import Kernel, Latency
 from .recorder import EVENTS_NAME, Recorder
 from .report import summarize, write_summary
-from .scenario import Scenario, parse_scenario
+from .scenario import AgentSpec, Scenario, parse_scenario
 from .simulation import Simulation
 
 NS = 1_000_000_000
@@ -39,6 +39,14 @@ def agent_rng(seed: int, index: int, stream: int = 0) -> random.Random:
 def feed_seed(seed: int, index: int) -> int:
     """The seed of feed `index` of a run, for a gbm feed that names none."""
     return seed * 31 + index
+
+
+def make_agent(cls: type[Agent], spec: AgentSpec, ctx: AgentContext) -> Agent:
+    """One agent of a group, built with the group's parameters and labelled with its kind."""
+    agent = cls(ctx, spec.symbol, **spec.params)
+    if spec.kind and spec.kind != cls.kind:
+        agent.kind = spec.kind  # type: ignore[misc]  # the scenario's name for the group labels its rows
+    return agent
 
 
 def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = True) -> Simulation:
@@ -57,10 +65,7 @@ def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = 
             i = len(agents)
             ctx = AgentContext(account=i + 1, instruments=instruments, rng=agent_rng(scenario.seed, i),
                                market=views, name=f"{spec.kind or cls.kind}-{i}")
-            agent = cls(ctx, spec.symbol, **spec.params)
-            if spec.kind and spec.kind != cls.kind:
-                agent.kind = spec.kind  # type: ignore[misc]  # the scenario's name for the group labels its rows
-            agents.append(agent)
+            agents.append(make_agent(cls, spec, ctx))
             latencies.append(Latency(spec.latency_ms, spec.jitter_ms, agent_rng(scenario.seed, i, 1))
                              if spec.latency_ms or spec.jitter_ms else None)
     out = Path(out_dir) if out_dir is not None else None

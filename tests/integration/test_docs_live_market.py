@@ -24,8 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 DOC = (REPO / "docs" / "live-market.md").read_text()
 BLOCKS = re.findall(r"```(\w*)\n(.*?)```", DOC, re.S)
 COMMANDS = [line for lang, text in BLOCKS if not lang for line in text.splitlines() if line.startswith("python ")]
-SERVE = "python -m exchange serve --config configs/server.toml --admin-key secret"
-SHOCK = "python docs/examples/liquidation_bot.py --admin-key secret --shock -10 --over 3"
+SERVE = "python -m exchange serve --config configs/server.toml --admin-key classroom-demo-key"
+SHOCK = "python docs/examples/liquidation_bot.py --admin-key classroom-demo-key --shock -10 --over 3"
 BENCH = "python -m bench live"
 
 
@@ -66,9 +66,9 @@ def test_the_servers_of_the_doc_start_live_or_empty_and_the_shock_liquidates(tmp
         ports = {name: port_of(tmp_path / name, proc) for name, proc in servers.items()}
 
         async def check() -> None:
-            async with Client(port=ports["live"], api_key="secret") as live, \
-                    Client(port=ports["empty"], api_key="secret") as empty, \
-                    Client(port=ports["fast"], api_key="secret") as fast:
+            async with Client(port=ports["live"], api_key="classroom-demo-key") as live, \
+                    Client(port=ports["empty"], api_key="classroom-demo-key") as empty, \
+                    Client(port=ports["fast"], api_key="classroom-demo-key") as fast:
                 async def two_sided():
                     book = await live.fetch_order_book("BTCUSDT")
                     return book.bids and book.asks

@@ -48,6 +48,9 @@ def test_a_scenario_and_inline_agents_make_one_population():
     assert (spec.size, spec.seed, spec.first_account) == (scenario.agent_count + 3, 9, FIRST_ACCOUNT)
     assert population_spec({"scenario": "scenarios/live_market.toml"}, CONFIG_DIR, SYMBOLS).seed == scenario.seed
     assert population_spec({"enabled": False, "scenario": "nonexistent"}, CONFIG_DIR, SYMBOLS) is None
+    by_path = population_spec({"agents": [{"agent": "exchange.sim.agents.noise:NoiseTaker", "count": 2}]},
+                              CONFIG_DIR, SYMBOLS)  # a class by import path, as in a scenario
+    assert by_path.agents == (AgentSpec("", 2, symbol="BTCUSDT", agent="exchange.sim.agents.noise:NoiseTaker"),)
 
 
 @pytest.mark.parametrize("table, error", [
@@ -56,6 +59,7 @@ def test_a_scenario_and_inline_agents_make_one_population():
     ({"scenario": "no_such_scenario"}, "no scenario 'no_such_scenario'"),
     ({"agents": {"kind": "noise"}}, "agents must be a list"),
     ({"agents": [{"kind": "dolphin", "count": 1}]}, "unknown agent kind 'dolphin'"),
+    ({"agents": [{"agent": "nowhere.at_all:Bot", "count": 1}]}, "cannot import 'nowhere.at_all'"),
     ({"agents": [{"kind": "noise", "count": -1}]}, "count of noise must be a non-negative integer"),
     ({"agents": [{"kind": "noise", "count": 1.5}]}, "count of noise must be a non-negative integer"),
     ({"agents": [{"kind": "noise", "count": 1, "colour": "red"}]}, "an agent is"),
@@ -93,8 +97,12 @@ def set_up(pop: Population, seq: Sequencer) -> None:
     seq.drain()
 
 
+def queued(seq: Sequencer) -> list:
+    return [item for queue in seq.queues.values() for item in queue]
+
+
 def queued_commands(seq: Sequencer) -> int:
-    return sum(len(c) if type(c) is list else 1 for c, _, _ in seq.queue if c is not None)
+    return sum(len(c) if type(c) is list else 1 for c, _, _ in queued(seq) if c is not None)
 
 
 def test_a_turn_stays_within_its_budget_and_the_rest_waits(tmp_path):
@@ -162,7 +170,8 @@ def test_an_agent_may_send_only_journalable_commands_of_its_own_account(tmp_path
            PlaceOrder(me, "BTCUSDT", 1, 10, 299_000, client_order_id="x" * 65), PlaceOrder(me, "BTCUSDT", 1, 1.5, 2),
            "not a command"]
     assert pop._call(0, lambda: [*bad, good]) == 1
-    assert [c for c, origin, _ in seq.queue] == [[good]] and pop.stats["agent_errors"] == 1
+    assert [c for c, origin, _ in queued(seq)] == [[good]] and pop.stats["agent_errors"] == 1
+    assert list(seq.queues) == ["population"]  # one fairness key for all its agents
     seq.drain()  # and the journal takes it
 
 
