@@ -1,4 +1,7 @@
-"""Seeded order-flow workloads for the book benchmarks, and the CSV format they can be read from."""
+"""Seeded order-flow workloads for the book benchmarks, and the CSV format they can be read from.
+
+The stream is generated against the textbook book (bench/textbook.py), never the core's, so changing
+the code under test cannot change the events it is measured on."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import csv
 import random
 from collections.abc import Iterator
 
-from exchange.core.book import Book, Order
+from bench.textbook import BUY, SELL, TextbookBook
 
 # kind 0 = GTC limit, 1 = cancel of order oid, 2 = market; side 0 = buy, 1 = sell
 LIMIT, CANCEL, MARKET = 0, 1, 2
@@ -17,7 +20,7 @@ def generate(n: int = 1_000_000, seed: int = 1, target_orders: int = 5_000, mid:
     """About 60% limit adds within +-50 ticks of mid (mostly passive, ~10% marketable), 30% cancels of
     live orders, 10% market orders; market size adapts so the book stays near `target_orders`."""
     rng = random.Random(seed)
-    book = Book()
+    book = TextbookBook()
     live: list[int] = []
     where: dict[int, int] = {}
     out: list[Event] = []
@@ -32,8 +35,9 @@ def generate(n: int = 1_000_000, seed: int = 1, target_orders: int = 5_000, mid:
 
     while len(out) < n:
         r = rng.random()
-        if book.has_bid() and book.has_ask():
-            mid = (book.best_bid + book.best_ask) // 2
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
+            mid = (bid + ask) // 2
         if len(out) < target_orders or r < 0.6:
             oid += 1
             side = rng.randrange(2)
@@ -61,28 +65,20 @@ def generate(n: int = 1_000_000, seed: int = 1, target_orders: int = 5_000, mid:
     return out
 
 
-def apply_to_book(book: Book, event: Event, fills: list | None) -> list[int]:
-    """Apply one workload event to a bare book; returns the oids of makers that left the book."""
+def apply_to_book(book: TextbookBook, event: Event, fills: list | None) -> list[int]:
+    """Apply one workload event to a textbook book; returns the oids of makers that left the book."""
     kind, oid, side, price, qty = event
     if kind == CANCEL:
         book.cancel(oid)
         return []
-    taker = Order(oid, 0, 1 if side == 0 else -1, price, qty, oid)
-    limit = price if kind == LIMIT else (1 << 61 if side == 0 else 1)
-    done: list[int] = []
-    if book.crosses(taker.side, limit):
-
-        def fill(maker: Order, q: int, p: int) -> tuple[int, int]:
-            if fills is not None:
-                fills.append((oid, maker.oid, p, q))
-            if q == maker.qty:
-                done.append(maker.oid)
-            return q, 0
-
-        book.match(taker, limit, fill)
-    if kind == LIMIT and taker.qty:
-        book.add(taker)
-    return done
+    matched: list = []
+    if kind == LIMIT:
+        book.limit(oid, BUY if side == 0 else SELL, price, qty, matched)
+    else:
+        book.market(oid, BUY if side == 0 else SELL, qty, matched)
+    if fills is not None:
+        fills += matched
+    return [maker for _, maker, _, _ in matched if maker not in book.orders]
 
 
 def write_csv(path: str, events: list[Event]) -> None:
