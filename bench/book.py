@@ -1,8 +1,18 @@
-"""`python -m bench book [--events N] [--seed S] [--workload FILE]`: order-book throughput.
+"""`python -m bench book [--events N] [--repeats R] [--seed S] [--workload FILE]`: the book and the apply path
+as ratios against the textbook book (bench/textbook.py), all replaying the same event stream.
 
-Three figures on the same event stream: the bare Book, the whole Exchange.apply path without margin
-checks, and Exchange.apply with margin checks (pre-trade margin, reservations, risk re-indexing).
-fills_sha256 = sha256 of "taker_oid,maker_oid,price,qty\\n" per fill in match order (equal on all three).
+Four paths, interleaved in one run (textbook, bare Book, Exchange.apply, Exchange.apply with margin
+checks; then again, R times), each on fresh state with the garbage collector off while timed:
+- book.textbook: the reference, events/s;
+- book.bare: the core's Book driven through its public methods (crosses, match, add, cancel);
+- book.apply: whole `Exchange.apply` commands (PlaceOrder, CancelOrder) with margin checks off;
+- book.apply_margin: the same with margin checks (pre-trade margin, reservations, risk re-indexing).
+Each ratio is the median over the repetitions of (textbook seconds / path seconds) taken within one
+repetition, so a drift of the machine's speed between repetitions cancels; above 1 means faster.
+fills_sha256 = sha256 of "taker_oid,maker_oid,price,qty\\n" per fill in match order: it must be equal on
+every path (the run stops otherwise). calls_per_order counts Python function calls (c_calls_per_order
+the calls into C functions) per workload event, each an order placement or a cancel, on a slice of
+the stream after a warm-up; events_per_fill is what apply returned per fill over the whole stream.
 """
 
 from __future__ import annotations
@@ -10,9 +20,15 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
+import statistics
 import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from bench.__main__ import emit
+from bench.profiling import count_calls
+from bench.textbook import TextbookBook
 from bench.workload import CANCEL, LIMIT, Event, generate, read_csv
 from exchange.config import load_config
 from exchange.core import Exchange
@@ -22,6 +38,8 @@ from exchange.core.events import Trade
 
 ACCOUNTS = 100
 MID = 100_000
+PATHS = ("textbook", "bare", "apply", "apply_margin")
+WARMUP, SLICE = 10_000, 10_000  # events before the call-counted slice, and its length
 
 
 def fills_digest(fills: list[tuple[int, int, int, int]]) -> str:
@@ -31,40 +49,54 @@ def fills_digest(fills: list[tuple[int, int, int, int]]) -> str:
     return h.hexdigest()
 
 
-def run_book(events: list[Event]) -> tuple[float, list]:
-    """The bare book: match, rest, cancel. Returns (seconds, fills)."""
-    book = Book()
-    fills: list = []
+# -- the replays: each takes the state it runs on, the events, and the list the fills go to --------
+def replay_textbook(book: TextbookBook, events: list[Event], fills: list) -> int:
+    limit, market, cancel = book.limit, book.market, book.cancel
+    for kind, oid, side, price, qty in events:
+        if kind == CANCEL:
+            cancel(oid)
+        elif kind == LIMIT:
+            limit(oid, BUY if side == 0 else SELL, price, qty, fills)
+        else:
+            market(oid, BUY if side == 0 else SELL, qty, fills)
+    return 0
+
+
+def replay_bare(book: Book, events: list[Event], fills: list) -> int:
     record = fills.append
     add, cancel, match, crosses = book.add, book.cancel, book.match, book.crosses
-    gc.disable()
-    t0 = time.perf_counter()
-    taker = 0
-
-    def fill(maker: Order, q: int, p: int) -> tuple[int, int]:
-        record((taker, maker.oid, p, q))
-        return q, 0
-
     for kind, oid, side, price, qty in events:
         if kind == CANCEL:
             cancel(oid)
             continue
         s = BUY if side == 0 else SELL
-        taker = oid
         if kind == LIMIT:
             order = Order(oid, oid % ACCOUNTS, s, price, qty, oid)
             if crosses(s, price):
-                match(order, price, fill)
+                for maker, q, p in match(order, price)[0]:
+                    record((oid, maker.oid, p, q))
                 if order.qty:
                     add(order)
             else:
                 add(order)
         else:
             order = Order(oid, oid % ACCOUNTS, s, 0, qty, oid)
-            match(order, NO_ASK - 1 if s == BUY else 1, fill)
-    dt = time.perf_counter() - t0
-    gc.enable()
-    return dt, fills
+            for maker, q, p in match(order, NO_ASK - 1 if s == BUY else 1)[0]:
+                record((oid, maker.oid, p, q))
+    return 0
+
+
+def replay_apply(apply: Callable[[Envelope], list], envelopes: list[Envelope], fills: list) -> int:
+    """Returns the number of events apply produced."""
+    record = fills.append
+    produced = 0
+    for env in envelopes:
+        out = apply(env)
+        produced += len(out)
+        for e in out:
+            if type(e) is Trade:
+                record((e.taker_order_id, e.maker_order_id, e.price_ticks, e.qty_lots))
+    return produced
 
 
 def bench_exchange(margin_checks: bool) -> Exchange:
@@ -93,38 +125,95 @@ def to_envelopes(events: list[Event], symbol: str, first_seq: int) -> list[Envel
     return out
 
 
-def run_apply(events: list[Event], margin_checks: bool) -> tuple[float, list, Exchange]:
-    ex = bench_exchange(margin_checks)
-    envelopes = to_envelopes(events, next(iter(ex.instruments)), ex.seq + 1)
-    apply = ex.apply
-    fills = []
-    gc.disable()
-    t0 = time.perf_counter()
-    for env in envelopes:
-        for e in apply(env):
-            if type(e) is Trade:
-                fills.append((e.taker_order_id, e.maker_order_id, e.price_ticks, e.qty_lots))
-    dt = time.perf_counter() - t0
-    gc.enable()
-    return dt, fills, ex
+class Path:
+    """One path under test: fresh state for each replay, and its stream in the form it consumes."""
+
+    def __init__(self, name: str, events: list[Event]) -> None:
+        self.name = name
+        self.events: list[Any] = events
+        if name.startswith("apply"):
+            ex = bench_exchange(name == "apply_margin")
+            self.events = to_envelopes(events, next(iter(ex.instruments)), ex.seq + 1)
+
+    def fresh(self) -> tuple[Callable[[Any, list, list], int], Any, Exchange | None]:
+        """(replay function, the state it replays on, the exchange if any)."""
+        if self.name == "textbook":
+            return replay_textbook, TextbookBook(), None
+        if self.name == "bare":
+            return replay_bare, Book(), None
+        ex = bench_exchange(self.name == "apply_margin")
+        return replay_apply, ex.apply, ex
+
+    def timed(self) -> tuple[float, list, int, Exchange | None]:
+        """(seconds, fills, events produced, exchange) of one whole replay."""
+        replay, state, ex = self.fresh()
+        fills: list = []
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            produced = replay(state, self.events, fills)
+            seconds = time.perf_counter() - t0
+        finally:
+            gc.enable()
+        return seconds, fills, produced, ex
+
+    def calls(self) -> tuple[float, float]:
+        """(Python calls, C calls) per event on the slice after the warm-up."""
+        replay, state, _ = self.fresh()
+        warm = min(WARMUP, len(self.events) // 2)
+        part = self.events[warm:warm + SLICE]
+        replay(state, self.events[:warm], [])
+        _, py, c = count_calls(partial(replay, state, part, []))
+        return py / len(part), c / len(part)
 
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench book")
-    p.add_argument("--events", type=int, default=1_000_000)
+    p.add_argument("--events", type=int, default=200_000, help="seeded stream length (the issue's figures: 1000000)")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repetitions of the four paths")
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--workload", help="CSV with header kind,oid,side,price,qty")
+    p.add_argument("--workload", help="CSV with header kind,oid,side,price,qty (instead of the seeded stream)")
     args = p.parse_args(argv)
     events = read_csv(args.workload) if args.workload else generate(args.events, args.seed, mid=MID)
     n = len(events)
     source = args.workload or f"seeded(n={n}, seed={args.seed})"
-    dt, fills = run_book(events)
-    digest = fills_digest(fills)
-    emit("book", round(n / dt), "events/s", path="book", workload=source, events=n, fills=len(fills),
-         fills_sha256=digest, seconds=round(dt, 3))
-    for margin_checks in (False, True):
-        dt, afills, ex = run_apply(events, margin_checks)
-        emit("book", round(n / dt), "events/s", path="apply+margin" if margin_checks else "apply", workload=source,
-             events=n, fills=len(afills), fills_sha256=fills_digest(afills), same_fills=fills_digest(afills) == digest,
-             seconds=round(dt, 3))
-        ex.check_invariants()
+    paths = [Path(name, events) for name in PATHS]
+    calls = {path.name: path.calls() for path in paths}  # also warms every path up before timing
+    seconds: dict[str, list[float]] = {name: [] for name in PATHS}
+    digests: dict[str, str] = {}
+    produced: dict[str, int] = {}
+    fill_count = 0
+    for _ in range(args.repeats):
+        for path in paths:
+            dt, fills, made, ex = path.timed()
+            seconds[path.name].append(dt)
+            if path.name not in digests:
+                digests[path.name] = fills_digest(fills)
+                produced[path.name] = made
+                fill_count = len(fills)
+                if ex is not None:
+                    ex.check_invariants()
+            del fills, ex
+    reference = digests["textbook"]
+    for name, digest in digests.items():
+        if digest != reference:
+            raise AssertionError(f"{name} made different fills from the textbook book ({digest} != {reference}): "
+                                 "its figure would not compare like with like")
+    base = seconds["textbook"]
+    emit("book.textbook", round(n / statistics.median(base)), "events/s", workload=source, events=n,
+         fills=fill_count, fills_sha256=reference, calls_per_order=round(calls["textbook"][0], 1),
+         c_calls_per_order=round(calls["textbook"][1], 1), repeats=args.repeats,
+         seconds=[round(s, 3) for s in base])
+    for path in paths[1:]:
+        name = path.name
+        ratios = [b / s for b, s in zip(base, seconds[name])]
+        py, c = calls[name]
+        extra: dict[str, Any] = {}
+        if name.startswith("apply"):
+            extra["events_per_fill"] = round(produced[name] / fill_count, 2) if fill_count else None
+        emit(f"book.{name}", round(statistics.median(ratios), 3), "x textbook",
+             events_per_s=round(n / statistics.median(seconds[name])), ratio_min=round(min(ratios), 3),
+             ratio_max=round(max(ratios), 3), calls_per_order=round(py, 1), c_calls_per_order=round(c, 1),
+             **extra, same_fills=True, workload=source, events=n, repeats=args.repeats,
+             seconds=[round(s, 3) for s in seconds[name]])
