@@ -1,9 +1,14 @@
-"""`python -m bench liquidation [--sizes 1000,10000,100000] [--ticks N] [--seed S]`: cost of a mark-price tick.
+"""`python -m bench liquidation [--sizes 1000,10000,100000] [--ticks N] [--repeats R] [--seed S]`: what a
+mark-price tick costs, quiet and liquidating, as the number of accounts grows.
 
 For each N: N accounts hold open positions against one deep market maker (a mix of cross and isolated
-margin, leverage spread 2x..50x, long and short). Two runs of mark ticks through the whole apply path:
-small random moves with nobody breached, then a downward walk paced so that about 0.1% of the accounts
-are breached (and liquidated through the book) per tick. Reports microseconds per tick for each.
+margin, leverage spread 2x..50x, long and short). Every tick is an IndexPrice command through the
+whole `Exchange.apply` path (mark, breach check, liquidation orders through the book, insurance).
+- liquidation.quiet_tick: small random moves, nobody breached; the sizes are interleaved R times and
+  liquidation.quiet_tick_growth is the median of (largest N / smallest N) per repetition: flat is 1.0.
+- liquidation.per_account: a downward walk paced so that each tick breaches about 0.1% of the
+  accounts; microseconds of those ticks per account liquidated, events apply returned per account,
+  and the Python calls (and calls into C) per account over COUNTED_TICKS further liquidating ticks.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import statistics
 import time
 
 from bench.__main__ import emit
+from bench.profiling import count_calls
 from exchange.config import load_config
 from exchange.core import Exchange
 from exchange.core.commands import (
@@ -24,6 +31,7 @@ from exchange.core.margin import solve_price
 
 MID = 500_000  # 50,000.0 USDT at tick 0.1
 MAKER = 0
+COUNTED_TICKS = 10  # liquidating ticks after the timed ones, run under the call counter
 
 
 class Driver:
@@ -83,42 +91,83 @@ def long_liquidation_prices(d: Driver) -> list[int]:
     return sorted(out, reverse=True)
 
 
-def time_ticks(d: Driver, prices: list[int]) -> tuple[float, int]:
+def time_ticks(d: Driver, prices: list[int]) -> tuple[float, set[int], int, int]:
+    """(seconds, accounts liquidated, liquidation triggers, events) of one mark tick per price."""
     sym = d.inst.symbol
-    breached = 0
+    accounts: set[int] = set()
+    triggers = produced = 0
+    gc.collect()
     gc.disable()
     t0 = time.perf_counter()
     for p in prices:
-        for e in d.apply(IndexPrice(sym, p)):
+        out = d.apply(IndexPrice(sym, p))
+        produced += len(out)
+        for e in out:
             if type(e) is LiquidationTriggered:
-                breached += 1
+                accounts.add(e.account)
+                triggers += 1
     dt = time.perf_counter() - t0
     gc.enable()
-    return dt, breached
+    return dt, accounts, triggers, produced
+
+
+def quiet_walk(ticks: int, seed: int) -> list[int]:
+    """A random walk of +-1 tick within +-20 ticks of MID: nobody is breached."""
+    rng = random.Random(seed)
+    walk, price = [], MID
+    for _ in range(ticks):
+        price = min(MID + 20, max(MID - 20, price + rng.choice((-1, 1))))
+        walk.append(price)
+    return walk
+
+
+def breach_steps(d: Driver, n: int, count: int) -> list[int]:
+    """Mark prices stepping down so that each tick breaches about 0.1% of the accounts."""
+    lps = long_liquidation_prices(d)
+    per_tick = max(1, n // 1000)
+    return [lps[i] for i in range(per_tick - 1, len(lps), per_tick)][:count]
 
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench liquidation")
-    p.add_argument("--sizes", default="1000,10000,100000")
-    p.add_argument("--ticks", type=int, default=2000)
+    p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated account counts")
+    p.add_argument("--ticks", type=int, default=1000, help="quiet ticks per repetition")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repetitions of the quiet ticks")
+    p.add_argument("--breach-ticks", type=int, default=200, help="timed ticks that liquidate")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
-    for n in (int(s) for s in args.sizes.split(",")):
-        rng = random.Random(args.seed)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    drivers, setup = {}, {}
+    for n in sizes:
         t0 = time.perf_counter()
-        d = populate(n, args.seed)
-        setup = time.perf_counter() - t0
-        walk, price = [], MID
-        for _ in range(args.ticks):
-            price = min(MID + 20, max(MID - 20, price + rng.choice((-1, 1))))
-            walk.append(price)
-        dt, breached = time_ticks(d, walk)
-        emit("liquidation", round(dt / len(walk) * 1e6, 2), "us/tick", accounts=n, case="none_breached",
-             ticks=len(walk), breached=breached, setup_seconds=round(setup, 1))
-        lps = long_liquidation_prices(d)
-        per_tick = max(1, n // 1000)
-        steps = [lps[i] for i in range(per_tick - 1, len(lps), per_tick)][:200]
-        dt, breached = time_ticks(d, steps)
-        emit("liquidation", round(dt / len(steps) * 1e6, 2), "us/tick", accounts=n, case="0.1pct_breached",
-             ticks=len(steps), breached=breached, breached_per_tick=round(breached / len(steps), 2))
+        drivers[n] = populate(n, args.seed)
+        setup[n] = time.perf_counter() - t0
+    walk = quiet_walk(args.ticks, args.seed)
+    quiet: dict[int, list[float]] = {n: [] for n in sizes}
+    for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits every size alike
+        for n in sizes:
+            dt, accounts, _, _ = time_ticks(drivers[n], walk)
+            assert not accounts, "a quiet tick liquidated someone"
+            quiet[n].append(dt / len(walk) * 1e6)
+    for n in sizes:
+        emit("liquidation.quiet_tick", round(statistics.median(quiet[n]), 2), "us/tick", accounts=n,
+             ticks=len(walk), repeats=args.repeats, setup_seconds=round(setup[n], 1))
+    if len(sizes) > 1:
+        lo, hi = min(sizes), max(sizes)
+        ratios = [b / a for a, b in zip(quiet[lo], quiet[hi])]
+        emit("liquidation.quiet_tick_growth", round(statistics.median(ratios), 2), f"x ({hi} vs {lo} accounts)",
+             ratio_min=round(min(ratios), 2), ratio_max=round(max(ratios), 2), note="flat in N is 1.0")
+    for n in sizes:
+        d = drivers[n]
+        steps = breach_steps(d, n, args.breach_ticks + COUNTED_TICKS)
+        timed, counted = steps[:args.breach_ticks], steps[args.breach_ticks:]
+        dt, accounts, triggers, produced = time_ticks(d, timed)
+        (_, counted_accounts, _, _), py, c = count_calls(time_ticks, d, counted)
+        per = max(1, len(counted_accounts))
+        emit("liquidation.per_account", round(dt / max(1, len(accounts)) * 1e6, 2), "us/liquidated account",
+             accounts=n, ticks=len(timed), liquidated=len(accounts), triggers=triggers,
+             liquidated_per_tick=round(len(accounts) / len(timed), 2), us_per_tick=round(dt / len(timed) * 1e6, 1),
+             events_per_liquidation=round(produced / max(1, len(accounts)), 1),
+             calls_per_liquidation=round(py / per), c_calls_per_liquidation=round(c / per),
+             calls_counted_over=len(counted_accounts))
         d.ex.check_invariants()
