@@ -9,6 +9,8 @@ whole `Exchange.apply` path (mark, breach check, liquidation orders through the 
 - liquidation.per_account: a downward walk paced so that each tick breaches about 0.1% of the
   accounts; microseconds of those ticks per account liquidated, events apply returned per account,
   and the Python calls (and calls into C) per account over COUNTED_TICKS further liquidating ticks.
+  The issue's target is in microseconds, which drift with the machine's load: x_textbook_event states
+  the same cost in textbook-book events (bench/textbook.py) timed just before and after, in the run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import statistics
 import time
 
 from bench.__main__ import emit
-from bench.profiling import count_calls
+from bench.book import replay_textbook
+from bench.profiling import count_calls, per
+from bench.textbook import TextbookBook
+from bench.workload import Event, generate
 from exchange.config import load_config
 from exchange.core import Exchange
 from exchange.core.commands import (
@@ -32,6 +37,7 @@ from exchange.core.margin import solve_price
 MID = 500_000  # 50,000.0 USDT at tick 0.1
 MAKER = 0
 COUNTED_TICKS = 10  # liquidating ticks after the timed ones, run under the call counter
+REFERENCE_EVENTS = 50_000  # textbook book events timed around each liquidation run, as the speed reference
 
 
 class Driver:
@@ -111,6 +117,17 @@ def time_ticks(d: Driver, prices: list[int]) -> tuple[float, set[int], int, int]
     return dt, accounts, triggers, produced
 
 
+def textbook_us_per_event(events: list[Event]) -> float:
+    """The machine's speed right now: microseconds per event of the textbook book on a fixed stream."""
+    gc.collect()
+    gc.disable()
+    t0 = time.perf_counter()
+    replay_textbook(TextbookBook(), events, [])
+    dt = time.perf_counter() - t0
+    gc.enable()
+    return dt / len(events) * 1e6
+
+
 def quiet_walk(ticks: int, seed: int) -> list[int]:
     """A random walk of +-1 tick within +-20 ticks of MID: nobody is breached."""
     rng = random.Random(seed)
@@ -131,8 +148,8 @@ def breach_steps(d: Driver, n: int, count: int) -> list[int]:
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench liquidation")
     p.add_argument("--sizes", default="1000,10000,100000", help="comma-separated account counts")
-    p.add_argument("--ticks", type=int, default=1000, help="quiet ticks per repetition")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repetitions of the quiet ticks")
+    p.add_argument("--ticks", type=int, default=10_000, help="quiet ticks per repetition")
+    p.add_argument("--repeats", type=int, default=5, help="interleaved repetitions of the quiet ticks")
     p.add_argument("--breach-ticks", type=int, default=200, help="timed ticks that liquidate")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
@@ -143,6 +160,7 @@ def main(argv: list[str]) -> None:
         drivers[n] = populate(n, args.seed)
         setup[n] = time.perf_counter() - t0
     walk = quiet_walk(args.ticks, args.seed)
+    reference = generate(REFERENCE_EVENTS, args.seed)
     quiet: dict[int, list[float]] = {n: [] for n in sizes}
     for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits every size alike
         for n in sizes:
@@ -161,13 +179,17 @@ def main(argv: list[str]) -> None:
         d = drivers[n]
         steps = breach_steps(d, n, args.breach_ticks + COUNTED_TICKS)
         timed, counted = steps[:args.breach_ticks], steps[args.breach_ticks:]
+        before = textbook_us_per_event(reference)
         dt, accounts, triggers, produced = time_ticks(d, timed)
+        textbook_us = (before + textbook_us_per_event(reference)) / 2
+        us = dt / max(1, len(accounts)) * 1e6
         (_, counted_accounts, _, _), py, c = count_calls(time_ticks, d, counted)
-        per = max(1, len(counted_accounts))
-        emit("liquidation.per_account", round(dt / max(1, len(accounts)) * 1e6, 2), "us/liquidated account",
-             accounts=n, ticks=len(timed), liquidated=len(accounts), triggers=triggers,
+        emit("liquidation.per_account", round(us, 2), "us/liquidated account", accounts=n,
+             x_textbook_event=round(us / textbook_us, 1), textbook_us_per_event=round(textbook_us, 3),
+             ticks=len(timed), liquidated=len(accounts), triggers=triggers,
              liquidated_per_tick=round(len(accounts) / len(timed), 2), us_per_tick=round(dt / len(timed) * 1e6, 1),
              events_per_liquidation=round(produced / max(1, len(accounts)), 1),
-             calls_per_liquidation=round(py / per), c_calls_per_liquidation=round(c / per),
+             calls_per_liquidation=per(py, len(counted_accounts), 0),
+             c_calls_per_liquidation=per(c, len(counted_accounts), 0),
              calls_counted_over=len(counted_accounts))
         d.ex.check_invariants()
