@@ -27,7 +27,7 @@ from functools import partial
 from typing import Any
 
 from bench.__main__ import emit
-from bench.profiling import count_calls
+from bench.profiling import count_calls, per
 from bench.textbook import TextbookBook
 from bench.workload import CANCEL, LIMIT, Event, generate, read_csv
 from exchange.config import load_config
@@ -125,7 +125,7 @@ def to_envelopes(events: list[Event], symbol: str, first_seq: int) -> list[Envel
     return out
 
 
-class Path:
+class Subject:
     """One path under test: fresh state for each replay, and its stream in the form it consumes."""
 
     def __init__(self, name: str, events: list[Event]) -> None:
@@ -158,14 +158,14 @@ class Path:
             gc.enable()
         return seconds, fills, produced, ex
 
-    def calls(self) -> tuple[float, float]:
+    def calls(self) -> tuple[float | None, float | None]:
         """(Python calls, C calls) per event on the slice after the warm-up."""
         replay, state, _ = self.fresh()
         warm = min(WARMUP, len(self.events) // 2)
         part = self.events[warm:warm + SLICE]
         replay(state, self.events[:warm], [])
         _, py, c = count_calls(partial(replay, state, part, []))
-        return py / len(part), c / len(part)
+        return per(py, len(part)), per(c, len(part))
 
 
 def main(argv: list[str]) -> None:
@@ -178,7 +178,7 @@ def main(argv: list[str]) -> None:
     events = read_csv(args.workload) if args.workload else generate(args.events, args.seed, mid=MID)
     n = len(events)
     source = args.workload or f"seeded(n={n}, seed={args.seed})"
-    paths = [Path(name, events) for name in PATHS]
+    paths = [Subject(name, events) for name in PATHS]
     calls = {path.name: path.calls() for path in paths}  # also warms every path up before timing
     seconds: dict[str, list[float]] = {name: [] for name in PATHS}
     digests: dict[str, str] = {}
@@ -202,8 +202,8 @@ def main(argv: list[str]) -> None:
                                  "its figure would not compare like with like")
     base = seconds["textbook"]
     emit("book.textbook", round(n / statistics.median(base)), "events/s", workload=source, events=n,
-         fills=fill_count, fills_sha256=reference, calls_per_order=round(calls["textbook"][0], 1),
-         c_calls_per_order=round(calls["textbook"][1], 1), repeats=args.repeats,
+         fills=fill_count, fills_sha256=reference, calls_per_order=calls["textbook"][0],
+         c_calls_per_order=calls["textbook"][1], repeats=args.repeats,
          seconds=[round(s, 3) for s in base])
     for path in paths[1:]:
         name = path.name
@@ -214,6 +214,6 @@ def main(argv: list[str]) -> None:
             extra["events_per_fill"] = round(produced[name] / fill_count, 2) if fill_count else None
         emit(f"book.{name}", round(statistics.median(ratios), 3), "x textbook",
              events_per_s=round(n / statistics.median(seconds[name])), ratio_min=round(min(ratios), 3),
-             ratio_max=round(max(ratios), 3), calls_per_order=round(py, 1), c_calls_per_order=round(c, 1),
+             ratio_max=round(max(ratios), 3), calls_per_order=py, c_calls_per_order=c,
              **extra, same_fills=True, workload=source, events=n, repeats=args.repeats,
              seconds=[round(s, 3) for s in seconds[name]])

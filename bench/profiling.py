@@ -6,7 +6,8 @@ then prints it. For `gateway` the profiled process is the exchange server under 
 process itself only waits on the C load generator), so the server is started under cProfile.
 
 `count_calls` is the call counter the book and liquidation benches report per order: the number of
-Python function calls (and of calls into C functions) made while a callable runs, from sys.setprofile.
+Python function calls (and of calls into C functions) made while a callable runs, from sys.setprofile
+(under `bench profile` cProfile holds that hook, and those figures are left out).
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ RUNS = Path("runs")
 TOP = 30
 
 
-def count_calls(fn: Callable[..., Any], *args: Any) -> tuple[Any, int, int]:
-    """Run fn(*args); returns (its result, Python calls, C calls) counted while it ran."""
+def count_calls(fn: Callable[..., Any], *args: Any) -> tuple[Any, int | None, int | None]:
+    """Run fn(*args); returns (its result, Python calls, C calls) counted while it ran. Under a profiler
+    already running (`bench profile`) nothing is counted (None, None): the counter would displace it."""
+    if sys.getprofile() is not None:
+        return fn(*args), None, None
     counts = {"call": 0, "c_call": 0}
 
     def tally(frame: Any, event: str, arg: Any) -> None:
@@ -39,6 +43,11 @@ def count_calls(fn: Callable[..., Any], *args: Any) -> tuple[Any, int, int]:
     finally:
         sys.setprofile(None)
     return result, counts["call"], counts["c_call"] - 1  # less the call that turns the counter off
+
+
+def per(count: int | None, n: int, digits: int = 1) -> float | None:
+    """count / n rounded, None when nothing was counted."""
+    return None if count is None else round(count / max(1, n), digits)
 
 
 def summary(stats: pstats.Stats, title: str) -> str:
