@@ -1,0 +1,80 @@
+"""Every benchmark runs at a tiny size and prints well-formed result lines; no figure is asserted.
+
+`python -m bench NAME` is run as a process, as a person runs it (the gateway bench starts a real
+server and the C load generator). Marked `bench`: a few seconds in all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.bench
+
+TINY = {
+    "book": ["--events", "3000", "--repeats", "1"],
+    "liquidation": ["--sizes", "50,200", "--ticks", "20", "--repeats", "2", "--breach-ticks", "5"],
+    "gateway": ["--clients", "2,3", "--warmup", "0.1", "--seconds", "0.3", "--repeats", "1"],
+    "simulation": ["--part", "mix", "--agents", "20", "--steps", "60"],
+}
+
+
+def run_bench(*args: str, cwd: Path, env: dict[str, str] | None = None) -> tuple[list[dict], str]:
+    out = subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, **(env or {})})
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    for line in lines:
+        assert isinstance(line["bench"], str) and isinstance(line["unit"], str), line
+        assert isinstance(line["value"], int | float) and not isinstance(line["value"], bool), line
+    return lines, out.stderr
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_each_bench_prints_result_lines(name: str, tmp_path: Path) -> None:
+    if name == "gateway" and not (shutil.which("cc") or shutil.which("gcc")):
+        pytest.fail("the gateway bench needs a C compiler for its load generator (apt-get install gcc)")
+    lines, _ = run_bench(name, *TINY[name], cwd=tmp_path)
+    assert lines and all(line["bench"].startswith(name) for line in lines)
+    benches = {line["bench"] for line in lines}
+    if name == "book":
+        assert benches == {"book.textbook", "book.bare", "book.apply", "book.apply_margin"}
+        assert all(line.get("same_fills", True) for line in lines)
+        assert lines[1]["calls_per_order"] > 0 and lines[2]["events_per_fill"] > 0
+    if name == "liquidation":
+        per_account = [line for line in lines if line["bench"] == "liquidation.per_account"]
+        assert [line["accounts"] for line in per_account] == [50, 200]
+        assert all(line["liquidated"] > 0 and line["calls_per_liquidation"] > 0 for line in per_account)
+        assert "liquidation.quiet_tick_growth" in benches
+    if name == "gateway":
+        runs = [line for line in lines if line["bench"] != "gateway.generator"]
+        assert {(line["clients"], line["bench"]) for line in runs} == {
+            (n, f"gateway.{mode}") for n in (2, 3) for mode in ("request_response", "pipelined")}
+        assert all(line["errors"] == 0 and line["undrained"] == 0 and line["requests_per_s"] > 0 for line in runs)
+        assert lines[-1]["bench"] == "gateway.generator"
+
+
+def test_pymarketsim_without_its_checkout_says_how_to_get_it(tmp_path: Path) -> None:
+    lines, note = run_bench("pymarketsim", "--steps", "20", cwd=tmp_path, env={"PYMARKETSIM_DIR": str(tmp_path)})
+    assert lines == [] and "git clone https://github.com/dipplestix/pymarketsim" in note
+
+
+def test_profile_writes_a_summary_under_runs(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "bench", "profile", "book", *TINY["book"]], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    (report,) = (tmp_path / "runs").glob("profile-book-*.txt")
+    text = report.read_text()
+    assert "by tottime" in text and "by cumtime" in text and "replay_apply" in text
+    assert text.split("\n")[1].split()[1] == "calls"  # "<n> calls (<m> primitive) in <s> s"
+
+
+def test_unknown_bench_is_refused(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "bench", "nosuch"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 2 and "choose from" in out.stderr
