@@ -1,14 +1,15 @@
 """`python -m bench book [--events N] [--repeats R] [--seed S] [--workload FILE]`: the book and the apply path
 as ratios against the textbook book (bench/textbook.py), all replaying the same event stream.
 
-Four paths, interleaved in one run (textbook, bare Book, Exchange.apply, Exchange.apply with margin
-checks; then again, R times), each on fresh state with the garbage collector off while timed:
+Four paths replay the whole stream, each on fresh state, interleaved CHUNK events at a time (textbook,
+bare Book, Exchange.apply, Exchange.apply with margin checks, then the next chunk), with the garbage
+collector off; the whole replay is repeated R times:
 - book.textbook: the reference, events/s;
 - book.bare: the core's Book driven through its public methods (crosses, match, add, cancel);
 - book.apply: whole `Exchange.apply` commands (PlaceOrder, CancelOrder) with margin checks off;
 - book.apply_margin: the same with margin checks (pre-trade margin, reservations, risk re-indexing).
-Each ratio is the median over the repetitions of (textbook seconds / path seconds) taken within one
-repetition, so a drift of the machine's speed between repetitions cancels; above 1 means faster.
+Each ratio is the median over the repetitions of (textbook seconds / path seconds), both summed over
+the chunks of one replay, so a drift of the machine's speed hits both alike; above 1 means faster.
 fills_sha256 = sha256 of "taker_oid,maker_oid,price,qty\\n" per fill in match order: it must be equal on
 every path (the run stops otherwise). calls_per_order counts Python function calls (c_calls_per_order
 the calls into C functions) per workload event, each an order placement or a cancel, on a slice of
@@ -40,6 +41,7 @@ ACCOUNTS = 100
 MID = 100_000
 PATHS = ("textbook", "bare", "apply", "apply_margin")
 WARMUP, SLICE = 10_000, 10_000  # events before the call-counted slice, and its length
+CHUNK = 2_000  # events each path replays in its turn
 
 
 def fills_digest(fills: list[tuple[int, int, int, int]]) -> str:
@@ -126,14 +128,11 @@ def to_envelopes(events: list[Event], symbol: str, first_seq: int) -> list[Envel
 
 
 class Subject:
-    """One path under test: fresh state for each replay, and its stream in the form it consumes."""
+    """One path under test: fresh state for each replay, and the stream in the form it consumes."""
 
-    def __init__(self, name: str, events: list[Event]) -> None:
+    def __init__(self, name: str, stream: list[Any]) -> None:
         self.name = name
-        self.events: list[Any] = events
-        if name.startswith("apply"):
-            ex = bench_exchange(name == "apply_margin")
-            self.events = to_envelopes(events, next(iter(ex.instruments)), ex.seq + 1)
+        self.stream = stream
 
     def fresh(self) -> tuple[Callable[[Any, list, list], int], Any, Exchange | None]:
         """(replay function, the state it replays on, the exchange if any)."""
@@ -144,57 +143,74 @@ class Subject:
         ex = bench_exchange(self.name == "apply_margin")
         return replay_apply, ex.apply, ex
 
-    def timed(self) -> tuple[float, list, int, Exchange | None]:
-        """(seconds, fills, events produced, exchange) of one whole replay."""
-        replay, state, ex = self.fresh()
-        fills: list = []
-        gc.collect()
-        gc.disable()
-        try:
-            t0 = time.perf_counter()
-            produced = replay(state, self.events, fills)
-            seconds = time.perf_counter() - t0
-        finally:
-            gc.enable()
-        return seconds, fills, produced, ex
-
     def calls(self) -> tuple[float | None, float | None]:
         """(Python calls, C calls) per event on the slice after the warm-up."""
         replay, state, _ = self.fresh()
-        warm = min(WARMUP, len(self.events) // 2)
-        part = self.events[warm:warm + SLICE]
-        replay(state, self.events[:warm], [])
+        warm = min(WARMUP, len(self.stream) // 2)
+        part = self.stream[warm:warm + SLICE]
+        replay(state, self.stream[:warm], [])
         _, py, c = count_calls(partial(replay, state, part, []))
         return per(py, len(part)), per(c, len(part))
+
+
+class Replay:
+    """One subject's replay of the whole stream: seconds, fills, events produced."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.fills: list = []
+        self.produced = 0
+
+
+def interleaved(subjects: list[Subject]) -> dict[str, Replay]:
+    """Every subject replays the whole stream on fresh state, CHUNK events at a time in turn, so each
+    one's total time is spread over the same stretch of the machine's speed."""
+    prepared = {s.name: s.fresh() for s in subjects}
+    out = {s.name: Replay() for s in subjects}
+    n = len(subjects[0].stream)
+    clock = time.perf_counter
+    gc.collect()
+    gc.disable()
+    try:
+        for start in range(0, n, CHUNK):
+            for s in subjects:
+                replay, state, _ = prepared[s.name]
+                r = out[s.name]
+                part = s.stream[start:start + CHUNK]
+                t0 = clock()
+                r.produced += replay(state, part, r.fills)
+                r.seconds += clock() - t0
+    finally:
+        gc.enable()
+    for s in subjects:
+        ex = prepared[s.name][2]
+        if ex is not None:
+            ex.check_invariants()
+    return out
 
 
 def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="python -m bench book")
     p.add_argument("--events", type=int, default=200_000, help="seeded stream length (the issue's figures: 1000000)")
-    p.add_argument("--repeats", type=int, default=3, help="interleaved repetitions of the four paths")
+    p.add_argument("--repeats", type=int, default=3, help="whole interleaved replays, each on fresh state")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workload", help="CSV with header kind,oid,side,price,qty (instead of the seeded stream)")
     args = p.parse_args(argv)
     events = read_csv(args.workload) if args.workload else generate(args.events, args.seed, mid=MID)
     n = len(events)
     source = args.workload or f"seeded(n={n}, seed={args.seed})"
-    paths = [Subject(name, events) for name in PATHS]
-    calls = {path.name: path.calls() for path in paths}  # also warms every path up before timing
+    envelopes = to_envelopes(events, load_config().instruments[0].symbol, 2 * ACCOUNTS + 2)  # after the set-up
+    subjects = [Subject(name, envelopes if name.startswith("apply") else events) for name in PATHS]
+    calls = {s.name: s.calls() for s in subjects}  # also warms every path up before timing
     seconds: dict[str, list[float]] = {name: [] for name in PATHS}
     digests: dict[str, str] = {}
     produced: dict[str, int] = {}
     fill_count = 0
-    for _ in range(args.repeats):
-        for path in paths:
-            dt, fills, made, ex = path.timed()
-            seconds[path.name].append(dt)
-            if path.name not in digests:
-                digests[path.name] = fills_digest(fills)
-                produced[path.name] = made
-                fill_count = len(fills)
-                if ex is not None:
-                    ex.check_invariants()
-            del fills, ex
+    for rep in range(args.repeats):
+        for name, r in interleaved(subjects).items():
+            seconds[name].append(r.seconds)
+            if not rep:
+                digests[name], produced[name], fill_count = fills_digest(r.fills), r.produced, len(r.fills)
     reference = digests["textbook"]
     for name, digest in digests.items():
         if digest != reference:
@@ -205,8 +221,7 @@ def main(argv: list[str]) -> None:
          fills=fill_count, fills_sha256=reference, calls_per_order=calls["textbook"][0],
          c_calls_per_order=calls["textbook"][1], repeats=args.repeats,
          seconds=[round(s, 3) for s in base])
-    for path in paths[1:]:
-        name = path.name
+    for name in PATHS[1:]:
         ratios = [b / s for b, s in zip(base, seconds[name])]
         py, c = calls[name]
         extra: dict[str, Any] = {}
