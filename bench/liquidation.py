@@ -10,7 +10,7 @@ whole `Exchange.apply` path (mark, breach check, liquidation orders through the 
   accounts; microseconds of those ticks per account liquidated, events apply returned per account,
   and the Python calls (and calls into C) per account over COUNTED_TICKS further liquidating ticks.
   The issue's target is in microseconds, which drift with the machine's load: x_textbook_event states
-  the same cost in textbook-book events (bench/textbook.py) timed just before and after, in the run.
+  the same cost in textbook-book events (bench/textbook.py), timed in turn with the liquidating ticks.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import gc
 import random
 import statistics
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from bench.__main__ import emit
 from bench.book import replay_textbook
@@ -37,7 +39,8 @@ from exchange.core.margin import solve_price
 MID = 500_000  # 50,000.0 USDT at tick 0.1
 MAKER = 0
 COUNTED_TICKS = 10  # liquidating ticks after the timed ones, run under the call counter
-REFERENCE_EVENTS = 50_000  # textbook book events timed around each liquidation run, as the speed reference
+REFERENCE_EVENTS = 50_000  # the textbook book's stream, the speed reference timed between liquidating ticks
+TICK_CHUNK, REFERENCE_CHUNK = 10, 2_000  # liquidating ticks, then textbook events, in turn
 
 
 class Driver:
@@ -97,13 +100,22 @@ def long_liquidation_prices(d: Driver) -> list[int]:
     return sorted(out, reverse=True)
 
 
-def time_ticks(d: Driver, prices: list[int]) -> tuple[float, set[int], int, int]:
-    """(seconds, accounts liquidated, liquidation triggers, events) of one mark tick per price."""
+class Ticks:
+    """What a run of mark ticks did and cost."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.accounts: set[int] = set()  # liquidated
+        self.triggers = 0
+        self.produced = 0  # events apply returned
+
+
+def time_ticks(d: Driver, prices: list[int], into: Ticks | None = None) -> Ticks:
+    """One mark tick per price through apply, timed (the caller turns the garbage collector off)."""
     sym = d.inst.symbol
-    accounts: set[int] = set()
+    t = into or Ticks()
+    accounts = t.accounts
     triggers = produced = 0
-    gc.collect()
-    gc.disable()
     t0 = time.perf_counter()
     for p in prices:
         out = d.apply(IndexPrice(sym, p))
@@ -112,20 +124,39 @@ def time_ticks(d: Driver, prices: list[int]) -> tuple[float, set[int], int, int]
             if type(e) is LiquidationTriggered:
                 accounts.add(e.account)
                 triggers += 1
-    dt = time.perf_counter() - t0
-    gc.enable()
-    return dt, accounts, triggers, produced
+    t.seconds += time.perf_counter() - t0
+    t.triggers += triggers
+    t.produced += produced
+    return t
 
 
-def textbook_us_per_event(events: list[Event]) -> float:
-    """The machine's speed right now: microseconds per event of the textbook book on a fixed stream."""
+def liquidating(d: Driver, prices: list[int], reference: list[Event]) -> tuple[Ticks, float]:
+    """The ticks TICK_CHUNK at a time, each chunk followed by REFERENCE_CHUNK textbook-book events of the
+    reference stream; returns the ticks and the textbook's microseconds per event over the same stretch."""
+    t = Ticks()
+    book, at, textbook_s, textbook_n = TextbookBook(), 0, 0.0, 0
+    with gc_off():
+        for i in range(0, len(prices), TICK_CHUNK):
+            time_ticks(d, prices[i:i + TICK_CHUNK], t)
+            if at + REFERENCE_CHUNK > len(reference):
+                book, at = TextbookBook(), 0
+            part = reference[at:at + REFERENCE_CHUNK]
+            at += REFERENCE_CHUNK
+            t0 = time.perf_counter()
+            replay_textbook(book, part, [])
+            textbook_s += time.perf_counter() - t0
+            textbook_n += len(part)
+    return t, textbook_s / textbook_n * 1e6
+
+
+@contextmanager
+def gc_off() -> Iterator[None]:
     gc.collect()
     gc.disable()
-    t0 = time.perf_counter()
-    replay_textbook(TextbookBook(), events, [])
-    dt = time.perf_counter() - t0
-    gc.enable()
-    return dt / len(events) * 1e6
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def quiet_walk(ticks: int, seed: int) -> list[int]:
@@ -164,9 +195,10 @@ def main(argv: list[str]) -> None:
     quiet: dict[int, list[float]] = {n: [] for n in sizes}
     for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits every size alike
         for n in sizes:
-            dt, accounts, _, _ = time_ticks(drivers[n], walk)
-            assert not accounts, "a quiet tick liquidated someone"
-            quiet[n].append(dt / len(walk) * 1e6)
+            with gc_off():
+                t = time_ticks(drivers[n], walk)
+            assert not t.accounts, "a quiet tick liquidated someone"
+            quiet[n].append(t.seconds / len(walk) * 1e6)
     for n in sizes:
         emit("liquidation.quiet_tick", round(statistics.median(quiet[n]), 2), "us/tick", accounts=n,
              ticks=len(walk), repeats=args.repeats, setup_seconds=round(setup[n], 1))
@@ -179,17 +211,17 @@ def main(argv: list[str]) -> None:
         d = drivers[n]
         steps = breach_steps(d, n, args.breach_ticks + COUNTED_TICKS)
         timed, counted = steps[:args.breach_ticks], steps[args.breach_ticks:]
-        before = textbook_us_per_event(reference)
-        dt, accounts, triggers, produced = time_ticks(d, timed)
-        textbook_us = (before + textbook_us_per_event(reference)) / 2
-        us = dt / max(1, len(accounts)) * 1e6
-        (_, counted_accounts, _, _), py, c = count_calls(time_ticks, d, counted)
+        t, textbook_us = liquidating(d, timed, reference)
+        liquidated = max(1, len(t.accounts))
+        us = t.seconds / liquidated * 1e6
+        (counted_ticks, py, c) = count_calls(time_ticks, d, counted)
         emit("liquidation.per_account", round(us, 2), "us/liquidated account", accounts=n,
              x_textbook_event=round(us / textbook_us, 1), textbook_us_per_event=round(textbook_us, 3),
-             ticks=len(timed), liquidated=len(accounts), triggers=triggers,
-             liquidated_per_tick=round(len(accounts) / len(timed), 2), us_per_tick=round(dt / len(timed) * 1e6, 1),
-             events_per_liquidation=round(produced / max(1, len(accounts)), 1),
-             calls_per_liquidation=per(py, len(counted_accounts), 0),
-             c_calls_per_liquidation=per(c, len(counted_accounts), 0),
-             calls_counted_over=len(counted_accounts))
+             ticks=len(timed), liquidated=len(t.accounts), triggers=t.triggers,
+             liquidated_per_tick=round(len(t.accounts) / len(timed), 2),
+             us_per_tick=round(t.seconds / len(timed) * 1e6, 1),
+             events_per_liquidation=round(t.produced / liquidated, 1),
+             calls_per_liquidation=per(py, len(counted_ticks.accounts), 0),
+             c_calls_per_liquidation=per(c, len(counted_ticks.accounts), 0),
+             calls_counted_over=len(counted_ticks.accounts))
         d.ex.check_invariants()
