@@ -9,14 +9,16 @@ msgpack frame and answering {type: result, id, result: the request} re-encoded w
 
 The load is bench/loadgen.c, compiled here with the system C compiler (cc/gcc) into a temporary
 directory: one epoll loop, every connection logged in, then WINDOW requests in flight per connection,
-each slot placing a resting limit order, cancelling it by the order_id answered, placing again; the
-first --warmup seconds go unmeasured, and when time is up the open orders are cancelled so the book is left bounded. Modes: request_response
-(1 in flight per client) and pipelined (--window). For each client count and mode the exchange and
-the echo server are run back to back, --repeats times; the ratio (value) is the median of
-exchange requests/s / echo requests/s over those pairs. gateway.generator reports the echo rate the
-generator reached: below 80,000 requests/s the ratios would measure the clients, not the server.
-generator_cpu is the generator's own CPU time over the measured time (the most of any run in the
-line): well below 1.0 it is waiting on the server, not the other way round.
+each slot placing a resting limit order, cancelling it by the order_id answered, placing again. The
+first --warmup seconds go unmeasured; when time is up the open orders are cancelled, so the book
+stays bounded. Modes: request_response (1 in flight per client) and pipelined (--window).
+
+For each client count and mode the exchange and the echo server are run back to back (which goes
+first alternates), --repeats times; the ratio (value) is the median of exchange requests/s / echo
+requests/s over those pairs; the latencies are the last pair's. generator_cpu is the generator's own
+CPU time over the measured time (the most of any run in the line): well below 1.0 it waits on the
+server, not the other way round. gateway.generator reports the best echo rate the generator reached:
+below 80,000 requests/s the ratios would measure the clients, not the server.
 """
 
 from __future__ import annotations
@@ -149,6 +151,23 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def report(mode: str, clients: int, window: int, pairs: list[tuple[dict, dict]]) -> float:
+    """One result line from (exchange, echo) runs; returns the best echo rate among them."""
+    ratios = [x["requests_per_s"] / e["requests_per_s"] for x, e in pairs]
+    exchange, echo = [x for x, _ in pairs], [e for _, e in pairs]
+    emit(f"gateway.{mode}", round(statistics.median(ratios), 3), "x echo", clients=clients, window=window,
+         requests_per_s=round(statistics.median(x["requests_per_s"] for x in exchange)),
+         orders_per_s=round(statistics.median(x["places"] / x["elapsed_s"] for x in exchange)),
+         echo_requests_per_s=round(statistics.median(e["requests_per_s"] for e in echo)),
+         ratio_min=round(min(ratios), 3), ratio_max=round(max(ratios), 3),
+         p50_us=exchange[-1]["p50_us"], p99_us=exchange[-1]["p99_us"],
+         echo_p50_us=echo[-1]["p50_us"], echo_p99_us=echo[-1]["p99_us"],
+         errors=sum(x["errors"] for x in exchange), undrained=sum(x["undrained"] for x in exchange),
+         generator_cpu=round(max(r["cpu_share"] for r in exchange + echo), 2), repeats=len(pairs),
+         loop=event_loop_name(), cores=os.cpu_count())
+    return max(e["requests_per_s"] for e in echo)
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench gateway")
     p.add_argument("--clients", default="100,1000", help="comma-separated client counts")
@@ -180,25 +199,11 @@ def main(argv: list[str]) -> int:
             for n in counts:
                 for mode, window in (("request_response", 1), ("pipelined", args.window)):
                     pairs = []
-                    for _ in range(args.repeats):
-                        pairs.append((run_load(binary, port, n, window, args.warmup, args.seconds, keys),
-                                      run_load(binary, echo_port, n, window, args.warmup, args.seconds, keys)))
-                    ratios = [ex["requests_per_s"] / echo_r["requests_per_s"] for ex, echo_r in pairs]
-                    ex_rates = [ex["requests_per_s"] for ex, _ in pairs]
-                    echo_rates = [e["requests_per_s"] for _, e in pairs]
-                    ex, echo_r = pairs[-1]
-                    best_echo = max(best_echo, *echo_rates)
-                    emit(f"gateway.{mode}", round(statistics.median(ratios), 3), "x echo", clients=n, window=window,
-                         requests_per_s=round(statistics.median(ex_rates)),
-                         orders_per_s=round(statistics.median(ex["places"] / ex["elapsed_s"] for ex, _ in pairs)),
-                         echo_requests_per_s=round(statistics.median(echo_rates)),
-                         ratio_min=round(min(ratios), 3), ratio_max=round(max(ratios), 3),
-                         p50_us=ex["p50_us"], p99_us=ex["p99_us"], echo_p50_us=echo_r["p50_us"],
-                         echo_p99_us=echo_r["p99_us"], errors=sum(ex["errors"] for ex, _ in pairs),
-                         undrained=sum(ex["undrained"] for ex, _ in pairs),
-                         generator_cpu=round(max(e["cpu_share"] for pair in pairs for e in pair), 2),
-                         repeats=args.repeats,
-                         loop=event_loop_name(), cores=os.cpu_count())
+                    for rep in range(args.repeats):  # which one goes first alternates
+                        order = (port, echo_port) if rep % 2 == 0 else (echo_port, port)
+                        runs = {p: run_load(binary, p, n, window, args.warmup, args.seconds, keys) for p in order}
+                        pairs.append((runs[port], runs[echo_port]))
+                    best_echo = max(best_echo, report(mode, n, window, pairs))
         finally:
             stop(proc)
             echo.kill()
