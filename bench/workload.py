@@ -55,7 +55,7 @@ def generate(n: int = 1_000_000, seed: int = 1, target_orders: int = 5_000, mid:
             big = len(book.orders) > target_orders
             event = (MARKET, oid, rng.randrange(2), 0, rng.randint(20, 60) if big else rng.randint(1, 25))
         out.append(event)
-        for maker_oid in apply_to_book(book, event, None):
+        for maker_oid in apply_to_book(book, event):
             forget(maker_oid)
         if event[0] == LIMIT and event[1] in book.orders:
             where[event[1]] = len(live)
@@ -65,7 +65,7 @@ def generate(n: int = 1_000_000, seed: int = 1, target_orders: int = 5_000, mid:
     return out
 
 
-def apply_to_book(book: TextbookBook, event: Event, fills: list | None) -> list[int]:
+def apply_to_book(book: TextbookBook, event: Event) -> list[int]:
     """Apply one workload event to a textbook book; returns the oids of makers that left the book."""
     kind, oid, side, price, qty = event
     if kind == CANCEL:
@@ -76,8 +76,6 @@ def apply_to_book(book: TextbookBook, event: Event, fills: list | None) -> list[
         book.limit(oid, BUY if side == 0 else SELL, price, qty, matched)
     else:
         book.market(oid, BUY if side == 0 else SELL, qty, matched)
-    if fills is not None:
-        fills += matched
     return [maker for _, maker, _, _ in matched if maker not in book.orders]
 
 
