@@ -1,8 +1,9 @@
-"""`python -m bench pymarketsim [--agents 500] [--steps 10000] [--repeats 1] [--checkout DIR] [--python EXE]`:
+"""`python -m bench pymarketsim [--agents 500] [--steps 10000] [--checkout DIR] [--python EXE]`:
 the simulator's noise + market-maker mix against PyMarketSim's, orders per second in one run.
 
 What is compared, on the same agent count and number of steps (one step = one simulated second
-here, one time step there), the two run back to back (--repeats times, interleaved):
+here, one time step there), the two interleaved: about every 1/200 of the run ours pauses (its clock
+too) and PyMarketSim, in its own process, runs to the same step, so both see the same load:
 - ours: bench/simulation.py's `mix_scenario` (2% market makers re-quoting two levels a side every 5
   steps, the rest noise traders sending a market order every 20 steps on average) through the
   virtual-time kernel and the full `Exchange.apply` path, no journal; timed from the first agent
@@ -11,7 +12,7 @@ here, one time step there), the two run back to back (--repeats times, interleav
   agents, MMAgent (a ladder of two quotes a side, every 5 steps) and ZIAgent (an arrival every 20
   steps on average, geometric, withdrawing its previous order), its four-heap book and
   `Market.step` clearing, simMM.py's parameters; bench/pymarketsim_driver.py runs it in its own
-  interpreter and times the step loop alone.
+  interpreter and times its steps alone.
 Reported for each: orders/s (orders submitted: accepted placements here, orders handed to the
 market there), the fill ratio (orders that traded at least once / orders) and book events/s
 (orders entering the book + orders cancelled or withdrawn from it + order sides matched); here
@@ -34,7 +35,6 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -44,14 +44,41 @@ from typing import Any
 from bench.__main__ import emit
 from bench.simulation import mix_scenario
 from exchange.core.events import OrderAccepted, OrderCancelled, Trade
-from exchange.sim.runner import build, run
+from exchange.sim.runner import NS, build, run
 from exchange.sim.scenario import parse_scenario
 
 DRIVER = Path(__file__).with_name("pymarketsim_driver.py")
 HOW_TO_GET = __doc__[__doc__.index("PyMarketSim is not part"):].strip()
 
 
-def run_ours(agents: int, steps: int, seed: int) -> dict[str, Any]:
+class Theirs:
+    """bench/pymarketsim_driver.py in PyMarketSim's interpreter, advanced on request."""
+
+    def __init__(self, python: str, checkout: Path, agents: int, steps: int, seed: int) -> None:
+        self.proc = subprocess.Popen([python, str(DRIVER), str(checkout), str(agents), str(steps), str(seed)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.read()  # built and ready
+
+    def read(self) -> dict[str, Any]:
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        if not line:
+            raise RuntimeError(f"the PyMarketSim driver stopped (exit {self.proc.wait()})")
+        return json.loads(line)
+
+    def advance(self, until_step: int) -> dict[str, Any]:
+        """Run to `until_step`; its totals so far."""
+        self.proc.stdin.write(f"{until_step}\n")  # type: ignore[union-attr]
+        self.proc.stdin.flush()  # type: ignore[union-attr]
+        return self.read()
+
+    def close(self) -> None:
+        self.proc.stdin.close()  # type: ignore[union-attr]
+        self.proc.wait(60)
+
+
+def run_both(theirs: Theirs, agents: int, steps: int, seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ours through the simulation runner; at each of its progress calls (about every 1/200 of the run)
+    our clock stops and PyMarketSim advances to the same step, so both see the same stretch of load."""
     sim = build(parse_scenario(mix_scenario(agents, steps, seed)))
     record = sim.kernel.recorder
     counts = {"accepted": 0, "cancelled": 0, "trades": 0, "events": 0}
@@ -72,20 +99,22 @@ def run_ours(agents: int, steps: int, seed: int) -> dict[str, Any]:
             elif kind is OrderCancelled:
                 counts["cancelled"] += 1
 
+    clock = {"wall_s": 0.0, "resumed": 0.0}
+
+    def interleave(now_ns: int) -> None:
+        clock["wall_s"] += time.perf_counter() - clock["resumed"]
+        theirs.advance(now_ns // NS)
+        clock["resumed"] = time.perf_counter()
+
     sim.kernel.recorder = counting
     gc.collect()
-    t0 = time.perf_counter()
-    run(sim)
-    wall = time.perf_counter() - t0
+    clock["resumed"] = time.perf_counter()
+    run(sim, interleave)
+    clock["wall_s"] += time.perf_counter() - clock["resumed"]
     orders = counts["accepted"]
-    return {"wall_s": wall, "orders": orders, "orders_filled": len(traded), "trades": counts["trades"],
+    ours = {"wall_s": clock["wall_s"], "orders": orders, "orders_filled": len(traded), "trades": counts["trades"],
             "book_events": orders + counts["cancelled"] + 2 * counts["trades"], "events": counts["events"]}
-
-
-def run_theirs(python: str, checkout: Path, agents: int, steps: int, seed: int) -> dict[str, Any]:
-    out = subprocess.run([python, str(DRIVER), str(checkout), str(agents), str(steps), str(seed)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+    return ours, theirs.advance(steps)
 
 
 def side(r: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +127,6 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m bench pymarketsim")
     p.add_argument("--agents", type=int, default=500)
     p.add_argument("--steps", type=int, default=10_000, help="the issue's comparison: 50000")
-    p.add_argument("--repeats", type=int, default=1, help="interleaved ours/theirs pairs")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--checkout", default=os.environ.get("PYMARKETSIM_DIR"),
                    help="PyMarketSim checkout (default $PYMARKETSIM_DIR)")
@@ -109,14 +137,13 @@ def main(argv: list[str]) -> int:
     if checkout is None or not (checkout / "marketsim" / "market" / "market.py").exists():
         print(f"pymarketsim: no PyMarketSim checkout (got {args.checkout!r}); skipped.\n{HOW_TO_GET}", file=sys.stderr)
         return 0
-    pairs = []
-    for _ in range(args.repeats):
-        pairs.append((run_ours(args.agents, args.steps, args.seed),
-                      run_theirs(args.python, checkout, args.agents, args.steps, args.seed)))
-    ratios = [(o["orders"] / o["wall_s"]) / (t["orders"] / t["wall_s"]) for o, t in pairs]
-    ours, theirs = pairs[-1]
-    emit("pymarketsim.mix", round(statistics.median(ratios), 3), "x PyMarketSim orders/s", agents=args.agents,
-         steps=args.steps, repeats=args.repeats, ratio_min=round(min(ratios), 3), ratio_max=round(max(ratios), 3),
-         ours={**side(ours), "events_per_s": round(ours["events"] / ours["wall_s"])}, pymarketsim=side(theirs),
-         book_events_ratio=round(side(ours)["book_events_per_s"] / side(theirs)["book_events_per_s"], 3))
+    theirs = Theirs(args.python, checkout, args.agents, args.steps, args.seed)
+    try:
+        ours, their_totals = run_both(theirs, args.agents, args.steps, args.seed)
+    finally:
+        theirs.close()
+    mine, other = side(ours), side(their_totals)
+    emit("pymarketsim.mix", round(mine["orders_per_s"] / other["orders_per_s"], 3), "x PyMarketSim orders/s",
+         agents=args.agents, steps=args.steps, ours={**mine, "events_per_s": round(ours["events"] / ours["wall_s"])},
+         pymarketsim=other, book_events_ratio=round(mine["book_events_per_s"] / other["book_events_per_s"], 3))
     return 0

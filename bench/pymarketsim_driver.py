@@ -1,7 +1,9 @@
-"""Run PyMarketSim's noise + market-maker mix and print one JSON object: the reference half of
+"""PyMarketSim's noise + market-maker mix, run step by step on request: the reference half of
 `python -m bench pymarketsim`, run as a script by the interpreter PyMarketSim is installed for.
 
 usage: python pymarketsim_driver.py CHECKOUT AGENTS STEPS SEED
+then, on standard input, one step number per line: the market runs up to that step and prints its
+totals so far as one JSON line (so the caller can interleave it with what it compares).
 
 Imports only PyMarketSim (from CHECKOUT) and numpy, never liquidex. The package's __init__ imports
 its torch-based simulators; the components used here (Market and its four-heap book, ZIAgent,
@@ -36,78 +38,96 @@ def enter_package(checkout: Path) -> None:
     sys.modules["marketsim"] = package
 
 
-def run(agents: int, steps: int, seed: int) -> dict:
-    import numpy as np
-    from marketsim.agent.market_maker import MMAgent
-    from marketsim.agent.zero_intelligence_agent import ZIAgent
-    from marketsim.fundamental.lazy_mean_reverting import LazyGaussianMeanReverting
-    from marketsim.market.market import Market
+class Mix:
+    """PyMarketSim's market with the mix's agents; advance() runs it step by step."""
 
-    random.seed(seed)
-    np.random.seed(seed)
-    makers = max(1, agents // MAKER_SHARE)
-    market = Market(fundamental=LazyGaussianMeanReverting(mean=MEAN, final_time=steps + 1, r=R, shock_var=SHOCK_VAR),
-                    time_steps=steps)
-    book = market.order_book
-    population: dict = {}
-    arrivals: dict[int, list[int]] = defaultdict(list)
-    lam = 1 / NOISE_INTERVAL
-    for i in range(agents - makers):
-        population[i] = ZIAgent(agent_id=i, market=market, q_max=Q_MAX, shade=SHADE, pv_var=PV_VAR)
-        arrivals[int(np.random.geometric(lam)) - 1].append(i)
-    maker_ids = set()
-    for k in range(makers):
-        i = agents - makers + k
-        population[i] = MMAgent(agent_id=i, market=market, xi=XI, K=LEVELS, omega=OMEGA)
-        maker_ids.add(i)
-        arrivals[k % REFRESH].append(i)
-    rho_table = np.power(1 - R, np.arange(steps + 2, dtype=np.float64)[::-1])
-    samples = np.random.geometric(lam, size=10_000) - 1
-    drawn = 0
-    submitted = withdrawn = matched = 0
-    matched_ids: set[int] = set()
+    def __init__(self, agents: int, steps: int, seed: int) -> None:
+        import numpy as np
+        from marketsim.agent.market_maker import MMAgent
+        from marketsim.agent.zero_intelligence_agent import ZIAgent
+        from marketsim.fundamental.lazy_mean_reverting import LazyGaussianMeanReverting
+        from marketsim.market.market import Market
 
-    def live() -> int:
-        return sum(len(h.order_dict) for h in book.heaps)
+        random.seed(seed)
+        np.random.seed(seed)
+        self.np = np
+        self.agents, self.steps = agents, steps
+        self.makers = max(1, agents // MAKER_SHARE)
+        fundamental = LazyGaussianMeanReverting(mean=MEAN, final_time=steps + 1, r=R, shock_var=SHOCK_VAR)
+        self.market = Market(fundamental=fundamental, time_steps=steps)
+        self.population: dict = {}
+        self.arrivals: dict[int, list[int]] = defaultdict(list)
+        self.lam = 1 / NOISE_INTERVAL
+        for i in range(agents - self.makers):
+            self.population[i] = ZIAgent(agent_id=i, market=self.market, q_max=Q_MAX, shade=SHADE, pv_var=PV_VAR)
+            self.arrivals[int(np.random.geometric(self.lam)) - 1].append(i)
+        self.maker_ids = set()
+        for k in range(self.makers):
+            i = agents - self.makers + k
+            self.population[i] = MMAgent(agent_id=i, market=self.market, xi=XI, K=LEVELS, omega=OMEGA)
+            self.maker_ids.add(i)
+            self.arrivals[k % REFRESH].append(i)
+        self.rho = np.power(1 - R, np.arange(steps + 2, dtype=np.float64)[::-1])
+        self.samples = np.random.geometric(self.lam, size=10_000) - 1
+        self.drawn = 0
+        self.t = 0
+        self.wall = 0.0
+        self.submitted = self.withdrawn = self.matched = 0
+        self.matched_ids: set[int] = set()
 
-    t0 = time.perf_counter()
-    for t in range(steps):
-        arriving = arrivals.pop(t, None)
+    def live(self) -> int:
+        return sum(len(h.order_dict) for h in self.market.order_book.heaps)
+
+    def step(self, t: int) -> None:
+        """SimulatorSampledArrival.step, with market makers and the counts reported."""
+        arriving = self.arrivals.pop(t, None)
         if not arriving:
-            continue
+            return
+        market = self.market
         market.event_queue.set_time(t)
-        rho = rho_table[t]
+        rho = self.rho[t]
         estimate = (1 - rho) * MEAN + rho * market.get_fundamental_value()
         for i in arriving:
-            agent = population[i]
-            before = live()
+            agent = self.population[i]
+            before = self.live()
             market.withdraw_all(i)
-            withdrawn += before - live()
-            if i in maker_ids:
+            self.withdrawn += before - self.live()
+            if i in self.maker_ids:
                 orders = agent.take_action()
-                arrivals[t + REFRESH].append(i)
+                self.arrivals[t + REFRESH].append(i)
             else:
                 orders = agent.take_action(estimate=estimate)
-                if drawn == len(samples):
-                    samples = np.random.geometric(lam, size=10_000) - 1
-                    drawn = 0
-                arrivals[int(samples[drawn]) + 1 + t].append(i)
-                drawn += 1
-            submitted += len(orders)
+                if self.drawn == len(self.samples):
+                    self.samples = self.np.random.geometric(self.lam, size=10_000) - 1
+                    self.drawn = 0
+                self.arrivals[int(self.samples[self.drawn]) + 1 + t].append(i)
+                self.drawn += 1
+            self.submitted += len(orders)
             market.add_orders(orders)
         for m in market.step():
             order = m.order
-            population[order.agent_id].update_position(order.order_type * order.quantity,
-                                                       -m.price * order.quantity * order.order_type)
-            matched += 1
-            matched_ids.add(order.order_id)
-    wall = time.perf_counter() - t0
-    return {"wall_s": wall, "orders": submitted, "withdrawn": withdrawn, "matched": matched,
-            "orders_filled": len(matched_ids), "book_events": submitted + withdrawn + matched,
-            "agents": agents, "makers": makers, "steps": steps}
+            self.population[order.agent_id].update_position(order.order_type * order.quantity,
+                                                            -m.price * order.quantity * order.order_type)
+            self.matched += 1
+            self.matched_ids.add(order.order_id)
+
+    def advance(self, until: int) -> dict:
+        """Run the steps before `until`; the totals so far (wall_s: the stepping time alone)."""
+        t0 = time.perf_counter()
+        for t in range(self.t, min(until, self.steps)):
+            self.step(t)
+        self.t = max(self.t, min(until, self.steps))
+        self.wall += time.perf_counter() - t0
+        return {"wall_s": self.wall, "step": self.t, "orders": self.submitted, "withdrawn": self.withdrawn,
+                "matched": self.matched, "orders_filled": len(self.matched_ids),
+                "book_events": self.submitted + self.withdrawn + self.matched, "agents": self.agents,
+                "makers": self.makers, "steps": self.steps}
 
 
 if __name__ == "__main__":
     checkout, agents, steps, seed = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     enter_package(checkout)
-    print(json.dumps(run(agents, steps, seed)))
+    mix = Mix(agents, steps, seed)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        print(json.dumps(mix.advance(int(line))), flush=True)
