@@ -9,8 +9,10 @@ whole `Exchange.apply` path (mark, breach check, liquidation orders through the 
 - liquidation.per_account: a downward walk paced so that each tick breaches about 0.1% of the
   accounts; microseconds of those ticks per account liquidated, events apply returned per account,
   and the Python calls (and calls into C) per account over COUNTED_TICKS further liquidating ticks.
-  The issue's target is in microseconds, which drift with the machine's load: x_textbook_event states
-  the same cost in textbook-book events (bench/textbook.py), timed in turn with the liquidating ticks.
+  Sizes under 10,000 accounts repeat this on up to MAX_POPULATIONS fresh populations, so that about
+  --min-liquidated accounts are timed. The issue's target is in microseconds, which drift with the machine's load:
+  x_textbook_event states the same cost in textbook-book events (bench/textbook.py), timed in turn
+  with the liquidating ticks.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from exchange.core.margin import solve_price
 MID = 500_000  # 50,000.0 USDT at tick 0.1
 MAKER = 0
 COUNTED_TICKS = 10  # liquidating ticks after the timed ones, run under the call counter
-REFERENCE_EVENTS = 50_000  # the textbook book's stream, the speed reference timed between liquidating ticks
+REFERENCE_EVENTS = 20_000  # the textbook book's stream, the speed reference timed between liquidating ticks
 TICK_CHUNK, REFERENCE_CHUNK = 10, 2_000  # liquidating ticks, then textbook events, in turn
+MAX_POPULATIONS = 10  # fresh populations per size at most, to time --min-liquidated accounts
 
 
 class Driver:
@@ -130,23 +133,36 @@ def time_ticks(d: Driver, prices: list[int], into: Ticks | None = None) -> Ticks
     return t
 
 
-def liquidating(d: Driver, prices: list[int], reference: list[Event]) -> tuple[Ticks, float]:
-    """The ticks TICK_CHUNK at a time, each chunk followed by REFERENCE_CHUNK textbook-book events of the
-    reference stream; returns the ticks and the textbook's microseconds per event over the same stretch."""
+class Reference:
+    """The machine's speed, measured in turns: the textbook book replaying a fixed stream."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+        self.book, self.at = TextbookBook(), 0
+        self.seconds, self.count = 0.0, 0
+
+    def turn(self) -> None:
+        if self.at + REFERENCE_CHUNK > len(self.events):
+            self.book, self.at = TextbookBook(), 0
+        part = self.events[self.at:self.at + REFERENCE_CHUNK]
+        self.at += REFERENCE_CHUNK
+        t0 = time.perf_counter()
+        replay_textbook(self.book, part, [])
+        self.seconds += time.perf_counter() - t0
+        self.count += len(part)
+
+    def us_per_event(self) -> float:
+        return self.seconds / self.count * 1e6
+
+
+def liquidating(d: Driver, prices: list[int], reference: Reference) -> Ticks:
+    """The ticks TICK_CHUNK at a time, each chunk followed by a turn of the reference."""
     t = Ticks()
-    book, at, textbook_s, textbook_n = TextbookBook(), 0, 0.0, 0
     with gc_off():
         for i in range(0, len(prices), TICK_CHUNK):
             time_ticks(d, prices[i:i + TICK_CHUNK], t)
-            if at + REFERENCE_CHUNK > len(reference):
-                book, at = TextbookBook(), 0
-            part = reference[at:at + REFERENCE_CHUNK]
-            at += REFERENCE_CHUNK
-            t0 = time.perf_counter()
-            replay_textbook(book, part, [])
-            textbook_s += time.perf_counter() - t0
-            textbook_n += len(part)
-    return t, textbook_s / textbook_n * 1e6
+            reference.turn()
+    return t
 
 
 @contextmanager
@@ -182,6 +198,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--ticks", type=int, default=10_000, help="quiet ticks per repetition")
     p.add_argument("--repeats", type=int, default=5, help="interleaved repetitions of the quiet ticks")
     p.add_argument("--breach-ticks", type=int, default=200, help="timed ticks that liquidate")
+    p.add_argument("--min-liquidated", type=int, default=2_000, help="accounts to time liquidating per size")
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -191,7 +208,7 @@ def main(argv: list[str]) -> None:
         drivers[n] = populate(n, args.seed)
         setup[n] = time.perf_counter() - t0
     walk = quiet_walk(args.ticks, args.seed)
-    reference = generate(REFERENCE_EVENTS, args.seed)
+    reference_events = generate(REFERENCE_EVENTS, args.seed)
     quiet: dict[int, list[float]] = {n: [] for n in sizes}
     for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits every size alike
         for n in sizes:
@@ -208,19 +225,26 @@ def main(argv: list[str]) -> None:
         emit("liquidation.quiet_tick_growth", round(statistics.median(ratios), 2), f"x ({hi} vs {lo} accounts)",
              ratio_min=round(min(ratios), 2), ratio_max=round(max(ratios), 2), note="flat in N is 1.0")
     for n in sizes:
-        d = drivers[n]
-        steps = breach_steps(d, n, args.breach_ticks + COUNTED_TICKS)
-        timed, counted = steps[:args.breach_ticks], steps[args.breach_ticks:]
-        t, textbook_us = liquidating(d, timed, reference)
-        liquidated = max(1, len(t.accounts))
-        us = t.seconds / liquidated * 1e6
-        (counted_ticks, py, c) = count_calls(time_ticks, d, counted)
+        # enough populations that about --min-liquidated accounts are liquidated: a short timing is noise
+        rounds = max(1, min(MAX_POPULATIONS, args.min_liquidated // (max(1, n // 1000) * args.breach_ticks)))
+        reference = Reference(reference_events)
+        seconds, liquidated, triggers, produced = 0.0, 0, 0, 0
+        for r in range(rounds):
+            d = drivers[n] if r == 0 else populate(n, args.seed + r)
+            steps = breach_steps(d, n, args.breach_ticks + COUNTED_TICKS)
+            timed = steps[:args.breach_ticks]
+            t = liquidating(d, timed, reference)
+            seconds, liquidated = seconds + t.seconds, liquidated + len(t.accounts)
+            triggers, produced = triggers + t.triggers, produced + t.produced
+        counted_ticks, py, c = count_calls(time_ticks, d, steps[args.breach_ticks:])
+        us = seconds / max(1, liquidated) * 1e6
+        ticks = rounds * len(timed)
         emit("liquidation.per_account", round(us, 2), "us/liquidated account", accounts=n,
-             x_textbook_event=round(us / textbook_us, 1), textbook_us_per_event=round(textbook_us, 3),
-             ticks=len(timed), liquidated=len(t.accounts), triggers=t.triggers,
-             liquidated_per_tick=round(len(t.accounts) / len(timed), 2),
-             us_per_tick=round(t.seconds / len(timed) * 1e6, 1),
-             events_per_liquidation=round(t.produced / liquidated, 1),
+             x_textbook_event=round(us / reference.us_per_event(), 1),
+             textbook_us_per_event=round(reference.us_per_event(), 3), populations=rounds,
+             ticks=ticks, liquidated=liquidated, triggers=triggers,
+             liquidated_per_tick=round(liquidated / ticks, 2), us_per_tick=round(seconds / ticks * 1e6, 1),
+             events_per_liquidation=round(produced / max(1, liquidated), 1),
              calls_per_liquidation=per(py, len(counted_ticks.accounts), 0),
              c_calls_per_liquidation=per(c, len(counted_ticks.accounts), 0),
              calls_counted_over=len(counted_ticks.accounts))

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.bench
 
 TINY = {
     "book": ["--events", "3000", "--repeats", "1"],
-    "liquidation": ["--sizes", "50,200", "--ticks", "20", "--repeats", "2", "--breach-ticks", "5"],
+    "liquidation": ["--sizes", "50,200", "--ticks", "20", "--repeats", "2", "--breach-ticks", "5",
+                    "--min-liquidated", "10"],
     "gateway": ["--clients", "2,3", "--warmup", "0.1", "--seconds", "0.3", "--repeats", "1"],
     "simulation": ["--part", "mix", "--agents", "20", "--steps", "60"],
 }
@@ -51,6 +52,7 @@ def test_each_bench_prints_result_lines(name: str, tmp_path: Path) -> None:
         per_account = [line for line in lines if line["bench"] == "liquidation.per_account"]
         assert [line["accounts"] for line in per_account] == [50, 200]
         assert all(line["liquidated"] > 0 and line["calls_per_liquidation"] > 0 for line in per_account)
+        assert [line["populations"] for line in per_account] == [2, 2]
         assert "liquidation.quiet_tick_growth" in benches
     if name == "gateway":
         runs = [line for line in lines if line["bench"] != "gateway.generator"]
