@@ -10,7 +10,8 @@ msgpack frame and answering {type: result, id, result: the request} re-encoded w
 The load is bench/loadgen.c, compiled here with the system C compiler (cc/gcc) into a temporary
 directory: one epoll loop, every connection logged in, then WINDOW requests in flight per connection,
 each slot placing a resting limit order, cancelling it by the order_id answered, placing again. The
-first --warmup seconds go unmeasured; when time is up the open orders are cancelled, so the book
+first --warmup seconds go unmeasured, and at least until every slot's first request is answered
+(the server's first drain of 16,000 requests can take seconds); when time is up the open orders are cancelled, so the book
 stays bounded. Modes: request_response (1 in flight per client) and pipelined (--window).
 
 For each client count and mode the exchange and the echo server are run back to back (which goes

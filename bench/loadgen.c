@@ -1,16 +1,18 @@
 /* Load generator for `python -m bench gateway`, compiled at bench time with the system C compiler.
  *
  * Opens CONNS TCP connections to 127.0.0.1:PORT, says hello and logs each in with one API key (one
- * key per line of KEYS; the echo server answers these like anything else), then for SECONDS keeps
- * WINDOW requests in flight on every connection: each slot places a resting limit order (buys at
+ * key per line of KEYS; the echo server answers these like anything else), then keeps WINDOW
+ * requests in flight on every connection: each slot places a resting limit order (buys at
  * 29,000-29,199, sells at 31,000-31,199, alternating), cancels it by the order_id of the answer, and
- * places again; WARMUP seconds of that go unmeasured. Answers are msgpack maps {type, id, result}; the id names the slot (id & 0xff).
- * After the measured time no new orders are placed: open ones are cancelled and the slots drain, so
- * the book is left as it was found. One single-threaded epoll loop; prints one JSON object:
- * requests, places, cancels, errors, elapsed_s, the round-trip p50/p99 in microseconds, and cpu_share:
- * the generator's own CPU time over the measured time (near 1.0, it would be the bottleneck itself).
+ * places again. Answers are msgpack maps {type, id, result}; the id names the slot (id & 0xff).
+ * The first WARMUP seconds, and at least until every slot's first request is answered, go
+ * unmeasured; then SECONDS are measured. After that no new orders are placed: open ones are
+ * cancelled and the slots drain, so the book is left as it was found. One single-threaded epoll
+ * loop; prints one JSON object: requests, places, cancels, errors, elapsed_s, the round-trip p50/p99
+ * in microseconds, and cpu_share: the generator's own CPU time over the measured time (near 1.0, it
+ * would be the bottleneck itself).
  *
- * usage: loadgen PORT CONNS WINDOW WARMUP SECONDS KEYS SYMBOL (WARMUP: seconds of load before measuring)
+ * usage: loadgen PORT CONNS WINDOW WARMUP SECONDS KEYS SYMBOL
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +42,7 @@ typedef struct {
     int logged;             /* setup answers received (hello, login) */
     uint32_t counter;
     uint8_t state[MAX_WINDOW];
+    uint8_t answered[MAX_WINDOW];
     double sent[MAX_WINDOW];
     uint8_t in[BUF];
     size_t in_len;
@@ -51,7 +54,8 @@ typedef struct {
 static int epfd, window;
 static const char *symbol;
 static int measuring = 0, draining = 0;
-static long long places, cancels, errors, busy;
+static long long places, cancels, errors, busy, unanswered; /* unanswered: slots yet to see an answer */
+static double warm_until;
 static uint32_t *hist;
 static long long hist_over;
 
@@ -306,6 +310,7 @@ static void on_answer(Conn *c, char type, uint64_t id, uint64_t order_id) {
     }
     if (slot >= window || c->state[slot] == IDLE) return;  /* not ours: ignore */
     int was = c->state[slot];
+    if (!c->answered[slot]) { c->answered[slot] = 1; unanswered--; }
     if (measuring) {
         record_rtt(now_s() - c->sent[slot]);
         if (type != 'r') errors++;
@@ -363,6 +368,8 @@ static int all_logged(Conn *conns, int n) {
     return 1;
 }
 
+static int warmed(Conn *conns, int n) { (void)conns; (void)n; return unanswered == 0 && now_s() >= warm_until; }
+
 static int all_idle(Conn *conns, int n) { (void)conns; (void)n; return busy == 0; }
 
 static double percentile(long long total, double q) {
@@ -417,9 +424,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n; i++) {
         for (int s = 0; s < window; s++) send_place(&conns[i], s);
         busy += window;
+        unanswered += window;
         flush(&conns[i]);
     }
-    loop_until(conns, n, now_s() + warmup, NULL);
+    warm_until = now_s() + warmup;
+    loop_until(conns, n, now_s() + 120, warmed);
+    if (unanswered) { fprintf(stderr, "loadgen: %lld requests unanswered after 120 s\n", unanswered); return 1; }
     measuring = 1;
     double t0 = now_s(), cpu0 = cpu_s();
     loop_until(conns, n, t0 + seconds, NULL);
