@@ -117,6 +117,7 @@ def bench_exchange(margin_checks: bool) -> Exchange:
 def to_envelopes(events: list[Event], symbol: str, first_seq: int) -> list[Envelope]:
     out = []
     for i, (kind, oid, side, price, qty) in enumerate(events):
+        cmd: CancelOrder | PlaceOrder
         if kind == CANCEL:
             cmd = CancelOrder(oid % ACCOUNTS, symbol, oid)
         else:

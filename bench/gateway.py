@@ -38,7 +38,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import msgpack
 
@@ -53,19 +55,19 @@ GENERATOR_FLOOR = 80_000  # echo requests/s the generator must reach for the rat
 
 def event_loop_name() -> str:
     try:
-        import uvloop  # type: ignore[import-not-found]  # noqa: F401
+        import uvloop  # noqa: F401
     except ImportError:
         return "asyncio"
     return "uvloop"
 
 
-def run_loop(main: object) -> None:
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
     """Run a coroutine on the loop `exchange serve` would use: uvloop when importable."""
     if event_loop_name() == "uvloop":
-        import uvloop  # type: ignore[import-not-found]
-        uvloop.run(main)  # type: ignore[arg-type]
+        import uvloop
+        uvloop.run(main)
     else:
-        asyncio.run(main)  # type: ignore[arg-type]
+        asyncio.run(main)
 
 
 # -- the echo server ----------------------------------------------------------------------------

@@ -53,8 +53,8 @@ def per(count: int | None, n: int, digits: int = 1) -> float | None:
 def summary(stats: pstats.Stats, title: str) -> str:
     out = io.StringIO()
     stats.stream = out  # type: ignore[attr-defined]
-    out.write(f"{title}\n{stats.total_calls:,} calls ({stats.prim_calls:,} primitive) in "  # type: ignore[attr-defined]
-              f"{stats.total_tt:.3f} s\n")  # type: ignore[attr-defined]
+    total, primitive, seconds = stats.total_calls, stats.prim_calls, stats.total_tt  # type: ignore[attr-defined]
+    out.write(f"{title}\n{total:,} calls ({primitive:,} primitive) in {seconds:.3f} s\n")
     for key in ("tottime", "cumtime"):
         out.write(f"\n== top {TOP} by {key} ==\n")
         stats.sort_stats(key).print_stats(TOP)
