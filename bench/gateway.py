@@ -11,8 +11,10 @@ The load is bench/loadgen.c, compiled here with the system C compiler (cc/gcc) i
 directory: one epoll loop, every connection logged in, then WINDOW requests in flight per connection,
 each slot placing a resting limit order, cancelling it by the order_id answered, placing again. The
 first --warmup seconds go unmeasured, and at least until every slot's first request is answered
-(the server's first drain of 16,000 requests can take seconds); when time is up the open orders are cancelled, so the book
-stays bounded. Modes: request_response (1 in flight per client) and pipelined (--window).
+(the server's first drain of 16,000 requests can take seconds); then at least --seconds are
+measured, and until every slot has had two answers, so bursts seconds apart are measured whole.
+The open orders are cancelled at the end, so the book stays bounded. Modes: request_response (1 in
+flight per client) and pipelined (--window).
 
 For each client count and mode the exchange and the echo server are run back to back (which goes
 first alternates), --repeats times; the ratio (value) is the median of exchange requests/s / echo

@@ -6,11 +6,12 @@
  * 29,000-29,199, sells at 31,000-31,199, alternating), cancels it by the order_id of the answer, and
  * places again. Answers are msgpack maps {type, id, result}; the id names the slot (id & 0xff).
  * The first WARMUP seconds, and at least until every slot's first request is answered, go
- * unmeasured; then SECONDS are measured. After that no new orders are placed: open ones are
- * cancelled and the slots drain, so the book is left as it was found. One single-threaded epoll
- * loop; prints one JSON object: requests, places, cancels, errors, elapsed_s, the round-trip p50/p99
- * in microseconds, and cpu_share: the generator's own CPU time over the measured time (near 1.0, it
- * would be the bottleneck itself).
+ * unmeasured; then at least SECONDS are measured, and until every slot has had ROUNDS answers, so a
+ * server that answers in bursts seconds apart is measured over whole bursts. After that no new
+ * orders are placed: open ones are cancelled and the slots drain, so the book is left as it was
+ * found. One single-threaded epoll loop; prints one JSON object: requests, places, cancels, errors,
+ * elapsed_s, the round-trip p50/p99 in microseconds, and cpu_share: the generator's own CPU time over
+ * the measured time (near 1.0, it would be the bottleneck itself).
  *
  * usage: loadgen PORT CONNS WINDOW WARMUP SECONDS KEYS SYMBOL
  */
@@ -33,6 +34,7 @@
 #define BUF (1 << 16)
 #define MAX_WINDOW 254
 #define SETUP_SLOT 255
+#define ROUNDS 2 /* answers every slot gets in the measured time, at least (a place and its cancel) */
 #define HIST_BUCKETS 1000000 /* of 10 us: round trips up to 10 s */
 
 enum { IDLE, PLACING, CANCELLING };
@@ -54,8 +56,9 @@ typedef struct {
 static int epfd, window;
 static const char *symbol;
 static int measuring = 0, draining = 0;
-static long long places, cancels, errors, busy, unanswered; /* unanswered: slots yet to see an answer */
-static double warm_until;
+static long long places, cancels, errors, busy;
+static long long unanswered; /* slots short of their answers in this phase: 1 in the warm-up, ROUNDS measured */
+static double phase_until; /* and the phase lasts at least until then */
 static uint32_t *hist;
 static long long hist_over;
 
@@ -310,7 +313,7 @@ static void on_answer(Conn *c, char type, uint64_t id, uint64_t order_id) {
     }
     if (slot >= window || c->state[slot] == IDLE) return;  /* not ours: ignore */
     int was = c->state[slot];
-    if (!c->answered[slot]) { c->answered[slot] = 1; unanswered--; }
+    if (c->answered[slot] < (measuring ? ROUNDS : 1) && ++c->answered[slot] == (measuring ? ROUNDS : 1)) unanswered--;
     if (measuring) {
         record_rtt(now_s() - c->sent[slot]);
         if (type != 'r') errors++;
@@ -368,7 +371,7 @@ static int all_logged(Conn *conns, int n) {
     return 1;
 }
 
-static int warmed(Conn *conns, int n) { (void)conns; (void)n; return unanswered == 0 && now_s() >= warm_until; }
+static int phase_done(Conn *conns, int n) { (void)conns; (void)n; return unanswered <= 0 && now_s() >= phase_until; }
 
 static int all_idle(Conn *conns, int n) { (void)conns; (void)n; return busy == 0; }
 
@@ -427,12 +430,15 @@ int main(int argc, char **argv) {
         unanswered += window;
         flush(&conns[i]);
     }
-    warm_until = now_s() + warmup;
-    loop_until(conns, n, now_s() + 120, warmed);
+    phase_until = now_s() + warmup;
+    loop_until(conns, n, now_s() + 120, phase_done);
     if (unanswered) { fprintf(stderr, "loadgen: %lld requests unanswered after 120 s\n", unanswered); return 1; }
+    for (int i = 0; i < n; i++) memset(conns[i].answered, 0, sizeof conns[i].answered);
+    unanswered = (long long)n * window;
     measuring = 1;
     double t0 = now_s(), cpu0 = cpu_s();
-    loop_until(conns, n, t0 + seconds, NULL);
+    phase_until = t0 + seconds;
+    loop_until(conns, n, t0 + seconds + 120, phase_done);
     double elapsed = now_s() - t0, cpu = cpu_s() - cpu0;
     measuring = 0;
     draining = 1;
