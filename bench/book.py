@@ -67,24 +67,28 @@ def replay_textbook(book: TextbookBook, events: list[Event], fills: list) -> int
 def replay_bare(book: Book, events: list[Event], fills: list) -> int:
     record = fills.append
     add, cancel, match, crosses = book.add, book.cancel, book.match, book.crosses
+    taker = 0
+
+    def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
+        record((taker, maker.oid, price, qty))
+        return qty, 0
+
     for kind, oid, side, price, qty in events:
         if kind == CANCEL:
             cancel(oid)
             continue
         s = BUY if side == 0 else SELL
+        taker = oid
         if kind == LIMIT:
             order = Order(oid, oid % ACCOUNTS, s, price, qty, oid)
             if crosses(s, price):
-                for maker, q, p in match(order, price)[0]:
-                    record((oid, maker.oid, p, q))
+                match(order, price, fill)
                 if order.qty:
                     add(order)
             else:
                 add(order)
         else:
-            order = Order(oid, oid % ACCOUNTS, s, 0, qty, oid)
-            for maker, q, p in match(order, NO_ASK - 1 if s == BUY else 1)[0]:
-                record((oid, maker.oid, p, q))
+            match(Order(oid, oid % ACCOUNTS, s, 0, qty, oid), NO_ASK - 1 if s == BUY else 1, fill)
     return 0
 
 

@@ -47,6 +47,7 @@ from typing import Any
 import msgpack
 
 from bench.__main__ import emit
+from bench.pyload import run_load  # noqa: F401  (bench/http.py takes the Python load client from here)
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-gateway-admin-key"
@@ -106,7 +107,8 @@ def compile_loadgen(out_dir: Path) -> Path | None:
     return binary
 
 
-def run_load(binary: Path, port: int, clients: int, window: int, warmup: float, seconds: float, keys: Path) -> dict:
+def run_loadgen(binary: Path, port: int, clients: int, window: int, warmup: float, seconds: float,
+                keys: Path) -> dict:
     out = subprocess.run([str(binary), str(port), str(clients), str(window), str(warmup), str(seconds), str(keys),
                           SYMBOL], capture_output=True, text=True, timeout=warmup + seconds + 180)
     if out.returncode:
@@ -206,7 +208,7 @@ def main(argv: list[str]) -> int:
                     pairs = []
                     for rep in range(args.repeats):  # which one goes first alternates
                         order = (port, echo_port) if rep % 2 == 0 else (echo_port, port)
-                        runs = {p: run_load(binary, p, n, window, args.warmup, args.seconds, keys) for p in order}
+                        runs = {p: run_loadgen(binary, p, n, window, args.warmup, args.seconds, keys) for p in order}
                         pairs.append((runs[port], runs[echo_port]))
                     best_echo = max(best_echo, report(mode, n, window, pairs))
         finally:
