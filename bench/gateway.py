@@ -208,7 +208,7 @@ def main(argv: list[str]) -> int:
                     pairs = []
                     for rep in range(args.repeats):  # which one goes first alternates
                         order = (port, echo_port) if rep % 2 == 0 else (echo_port, port)
-                        runs = {p: run_loadgen(binary, p, n, window, args.warmup, args.seconds, keys) for p in order}
+                        runs = {to: run_loadgen(binary, to, n, window, args.warmup, args.seconds, keys) for to in order}
                         pairs.append((runs[port], runs[echo_port]))
                     best_echo = max(best_echo, report(mode, n, window, pairs))
         finally:
