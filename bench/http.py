@@ -35,7 +35,7 @@ from bench.__main__ import emit
 from bench.gateway import run_load
 from exchange.config import CONFIG_DIR
 
-ADMIN_KEY = "bench-admin"
+ADMIN_KEY = "bench-admin-key-0123"
 SYMBOL = "BTCUSDT"
 
 

@@ -31,14 +31,11 @@ TINY = {
     "live": ["--seconds", "0.5", "--rounds", "1", "--warmup", "0.5"],
 }
 SLOW = {"flood", "sweep", "live"}  # 5-15 s even at their smallest: with the stress tests (-m stress)
-BROKEN = {"http": "bench/http.py starts the server with an 11-character admin key; the server now wants 16"}
 
 
 def case(name: str) -> object:
     if name in SLOW:
         return pytest.param(name, marks=pytest.mark.stress)
-    if name in BROKEN:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=BROKEN[name]))
     return name
 
 
