@@ -124,3 +124,20 @@ def test_a_key_made_over_msgpack_cannot_sign(tmp_path):
             status, key = await rest.call("POST", "/fapi/v1/listenKey", headers={"X-MBX-APIKEY": made.api_key})
             assert status == 200 and len(key["listenKey"]) == 64  # API-key-only endpoints accept it
     run(scenario())
+
+
+def test_an_answered_account_creation_error_changes_nothing(tmp_path):
+    """Creating an account that exists is refused with no deposit credited and no key issued (the id and
+    the deposit travel in one atomic command)."""
+    async def scenario():
+        async with http_service(tmp_path) as svc, aiohttp.ClientSession() as session:
+            rest = Rest(svc, session)
+            first = await rest.account("500")
+            keys = len(svc.server.keys.accounts)
+            status, body = await rest.admin("/admin/v1/account", account=str(first["account"]), deposit="1000")
+            assert (status, body) == (400, {"code": -1130, "msg": "Account exists. (account 1 exists)"}), body
+            acct = svc.exchange.accounts[first["account"]]
+            assert (acct.cross_wallet, acct.deposited) == (500_000_000, 500_000_000)
+            assert svc.exchange.deposits == 500_000_000
+            assert len(svc.server.keys.accounts) == keys
+    run(scenario())

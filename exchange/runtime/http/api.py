@@ -4,11 +4,17 @@ Routes never touch the exchange directly: `read(fn)` runs fn inside the sequence
 commands, outside the journal) and `submit(commands, answer)` queues commands and computes the answer
 from their events inside the sequencer, right after they were applied, so an answer sees exactly the
 state its own command left. An exception in fn or answer fails that request only, never the writer.
+
+Answers are released like a connection's output: at the end of the sequencer's turn, after the journal
+flush, and held while the journal cannot be written (so no client hears of a command the journal lost).
+Each request's work is queued under the fairness key of its rate-limit bucket (an API key's account, or
+the remote address for public data), so one flooding client delays another's lone request by a few items.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import re
 import time
@@ -42,6 +48,37 @@ if TYPE_CHECKING:
 
 API_KEY = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
 BUCKETS_KEPT = 10_000
+_fairness_key: contextvars.ContextVar[str] = contextvars.ContextVar("http_fairness_key", default="")
+
+
+class Answers:
+    """Results computed inside the sequencer, handed to their waiting requests when it writes its
+    outputs (the output protocol of exchange/runtime/sequencer.py: `queued`, `held`, `flush()`)."""
+
+    def __init__(self, sequencer: Sequencer) -> None:
+        self.sequencer = sequencer
+        self.ready: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        self.queued = False
+        self.held = False  # set by the sequencer while the journal cannot be written
+
+    def put(self, fut: asyncio.Future[Any], result: Any = None, exc: BaseException | None = None) -> None:
+        self.ready.append((fut, result, exc))
+        if not self.queued:
+            self.queued = True
+            self.sequencer.dirty.append(self)
+
+    def flush(self) -> None:
+        self.queued = False
+        if self.held:
+            return
+        ready, self.ready = self.ready, []
+        for fut, result, exc in ready:
+            if fut.done():  # the request went away (client disconnected)
+                continue
+            if exc is None:
+                fut.set_result(result)
+            else:
+                fut.set_exception(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +112,7 @@ class Api:
         self.wall_ms = wall_ms
         self.allocate_account = allocate_account or (lambda: max(ex.accounts, default=0) + 1)
         self.streams: Streams | None = None
+        self.answers = Answers(sequencer)
         self.pending = 0
         self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
@@ -84,6 +122,10 @@ class Api:
 
     # -- the sequencer -------------------------------------------------------------------------
     def admit(self, bucket_key: str) -> None:
+        """Count a request against its bucket (-1003 beyond the rate, -1008 when too much is pending); the
+        bucket is also the fairness key of everything this request queues."""
+        _fairness_key.set(bucket_key)
+        self._check_journal()
         if self.pending >= self.options.max_pending:
             raise error(SERVER_BUSY, "Server is currently overloaded with other requests. Please try again in a few minutes.")
         bucket = self.buckets.get(bucket_key)
@@ -97,45 +139,48 @@ class Api:
             raise error(TOO_MANY_REQUESTS, f"Too many requests; current limit is {self.options.rate_limit_per_s:g} "
                         "requests per second. Please use the websocket for live updates to avoid polling the API.")
 
-    async def read(self, fn: Callable[[], Any], bucket_key: str = "") -> Any:
+    def _check_journal(self) -> None:
+        """-1008 (HTTP 503) while the journal cannot be written, as the msgpack gateway answers JOURNAL_UNAVAILABLE."""
+        if self.sequencer.journal_error is not None:
+            raise error(SERVER_BUSY, f"The journal cannot be written ({self.sequencer.journal_error}): the exchange "
+                        "serves no request until it can. Please try again later.")
+
+    async def read(self, fn: Callable[[], Any]) -> Any:
         """fn() run inside the sequencer, in order with the commands."""
-        if bucket_key:
-            self.admit(bucket_key)
-        fut = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def run() -> None:
-            if fut.done():
-                return
-            try:
-                fut.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - the request fails, not the writer
-                fut.set_exception(exc)
+            if not fut.done():
+                self._settle(fut, fn)
 
         self.pending += 1
         try:
-            self.sequencer.call(run)
+            self.sequencer.call(run, key=("http", _fairness_key.get()))
             return await fut
         finally:
             self.pending -= 1
 
     async def submit(self, commands: Any, origin: str, answer: Callable[[list], Any]) -> Any:
         """Queue commands; answer(events) runs inside the sequencer right after they are applied."""
-        fut = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
 
         def done(events: list) -> None:
-            if fut.done():
-                return
-            try:
-                fut.set_result(answer(events))
-            except BaseException as exc:  # noqa: BLE001 - the request fails, not the writer
-                fut.set_exception(exc)
+            self._settle(fut, lambda: answer(events))
 
         self.pending += 1
         try:
-            self.sequencer.submit(commands, origin, done)
+            self.sequencer.submit(commands, origin, done, key=("http", _fairness_key.get()))
             return await fut
         finally:
             self.pending -= 1
+
+    def _settle(self, fut: asyncio.Future[Any], fn: Callable[[], Any]) -> None:
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - the request fails, not the writer
+            self.answers.put(fut, exc=exc)
+        else:
+            self.answers.put(fut, result)
 
     # -- authentication ------------------------------------------------------------------------
     def api_key_account(self, key: str | None) -> tuple[int, str | None]:
@@ -165,6 +210,8 @@ class Api:
     def admin(self, key: str | None) -> None:
         if not self.admin_key or key is None or not hmac.compare_digest(key.encode(), self.admin_key.encode()):
             raise error(REJECTED_MBX_KEY, "Invalid admin key.")
+        _fairness_key.set("admin")
+        self._check_journal()
 
 
 def expect(events: list, account: int, kind: type, command: str, match: Callable[[Any], bool] | None = None) -> Any:

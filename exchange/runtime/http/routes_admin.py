@@ -33,21 +33,18 @@ async def admin_params(request: web.Request) -> tuple[Api, Params]:
 
 @routes.post("/admin/v1/account")
 async def create_account(request: web.Request) -> web.Response:
-    """Create an account (id given or the next free one), deposit `deposit` USDT, issue a key pair. The
-    secret is in this answer only."""
+    """Create an account (id given or the next free one) with `deposit` USDT in one atomic command (an
+    existing id or a bad amount changes nothing), and issue a key pair. The secret is in this answer only."""
     api, params = await admin_params(request)
     wanted = params.optional_integer("account", 0, MAX_ACCOUNT)
     deposit = cash_amount(params, "deposit") if "deposit" in params else 0
     account = wanted if wanted is not None else api.allocate_account()
-    commands: list = [CreateAccount(account)] + ([Deposit(account, deposit)] if deposit else [])
 
     def done(events: list) -> dict[str, Any]:
         expect(events, account, AccountCreated, "CreateAccount")
-        if deposit:
-            expect(events, account, BalanceChanged, "Deposit")
         key, secret = api.credentials.issue(account)
         return {"account": account, "apiKey": key, "secretKey": secret, "deposit": shapes.cash(deposit)}
-    return answer(await api.submit(commands, ADMIN, done))
+    return answer(await api.submit(CreateAccount(account, deposit), ADMIN, done))
 
 
 @routes.post("/admin/v1/apiKey")
