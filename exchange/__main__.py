@@ -15,6 +15,7 @@ COMMANDS = {
     "forensics": ("exchange.sim.forensics_cli", "forensics_main", "explain every cascade wave of a run"),
     "replay": ("exchange.sim.replay", "replay_main", "re-apply a run's journal and prove its state hash"),
     "fork": ("exchange.sim.fork", "fork_main", "restore a run at time T, change rules, continue, compare"),
+    "classroom": ("exchange.runtime.classroom.cli", "classroom_main", "run a classroom trading game (docs/classroom.md)"),
 }
 
 

@@ -113,6 +113,7 @@ class Api:
         self.allocate_account = allocate_account or (lambda: max(ex.accounts, default=0) + 1)
         self.streams: Streams | None = None
         self.answers = Answers(sequencer)
+        self.game: Any = None  # the classroom game when one runs (runtime/classroom), served by its routes
         self.pending = 0
         self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 

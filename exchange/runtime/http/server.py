@@ -4,7 +4,7 @@
 Routes live in routes_*.py and only move bytes; the Binance translation is in binance/ (I/O-free).
 A request's failure is that request's answer, in Binance's error shape: a BinanceError keeps its
 code and status, anything else is -1000 with HTTP 500 (and a log line); the server goes on.
-Static pages (the classroom UI) get their own routes module, added to ROUTE_TABLES.
+The classroom's pages and API (runtime/classroom/routes.py) are one more of ROUTE_TABLES.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from ..classroom import routes as routes_classroom
 from . import routes_account, routes_admin, routes_market, routes_trade, routes_ws
 from .api import Api
 from .binance.errors import NOT_FOUND, UNKNOWN, BinanceError
@@ -23,7 +24,8 @@ from .streams import Streams
 if TYPE_CHECKING:
     from ..hub import Hub
 
-ROUTE_TABLES = (routes_market.routes, routes_trade.routes, routes_account.routes, routes_admin.routes, routes_ws.routes)
+ROUTE_TABLES = (routes_market.routes, routes_trade.routes, routes_account.routes, routes_admin.routes, routes_ws.routes,
+                routes_classroom.routes)
 
 
 @web.middleware
