@@ -143,6 +143,9 @@ class Game:
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
+        if self.state == RUNNING:  # a restart resumes from this moment of the game
+            self.elapsed_ns, self.running_since_ns = self.elapsed(), None
+            self.record("clock", elapsed_ns=self.elapsed_ns)
         self.feed.close()
         if self.on_events in self.api.sequencer.hub.listeners:
             self.api.sequencer.hub.listeners.remove(self.on_events)
