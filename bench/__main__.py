@@ -7,7 +7,8 @@ import json
 import sys
 from importlib import import_module
 
-BENCHES = ("book", "liquidation", "gateway", "simulation", "journal", "http", "flood", "sweep", "live", "pymarketsim")
+BENCHES = ("book", "liquidation", "gateway", "simulation", "journal", "http", "flood", "sweep", "live", "pymarketsim",
+           "classroom")
 MODULES = {"profile": "profiling"}  # commands whose module is named otherwise; not part of a run of all
 
 

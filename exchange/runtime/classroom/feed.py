@@ -274,7 +274,7 @@ class LiveFeed:
                 "symbol": symbol, "size": shapes.qty(abs(p["size_lots"]), inst),
                 "side": "long" if p["size_lots"] > 0 else "short" if p["size_lots"] else "",
                 "mode": p["mode"], "leverage": p["leverage"],
-                "entry": shapes.px_fraction(p["entry_price_ticks"], inst) if p["size_lots"] else None,
+                "entry": price_text(p["entry_price_ticks"], inst) if p["size_lots"] else None,
                 "mark": shapes.px(p["mark_price_ticks"], inst) if p["mark_price_ticks"] else None,
                 "pnl": money(p["unrealized_pnl_cash"]), "notional": money(p["notional_cash"]),
                 "liquidation": liq_text(p["liquidation_price_ticks"], p["size_lots"], inst),
@@ -301,6 +301,12 @@ class LiveFeed:
                 "wallet": money(av["wallet_cash"]), "available": money(av["available_cash"]),
                 "pnl": money(row["pnl_cash"]) if row else "0.00", "return_pct": pct(row["return_ppm"]) if row else "0.00",
                 "positions": positions, "orders": orders, "fills": fills, "liquidations": liqs}
+
+
+def price_text(value: Any, inst: Any) -> str:
+    """A computed price (a Fraction of ticks) to the instrument's tick decimals."""
+    exact = Decimal(value.numerator) * inst.tick_size / Decimal(value.denominator)
+    return str(exact.quantize(inst.tick_size))
 
 
 def liq_text(value: Any, size: int, inst: Any) -> str | None:

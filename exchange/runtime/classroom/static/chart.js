@@ -68,7 +68,7 @@ class PriceChart {
         if (started) g.lineTo(x(r[0]), y(r[i])); else { g.moveTo(x(r[0]), y(r[i])); started = true; }
       }
       g.stroke();
-      g.fillStyle = color; g.fillText(name, left + 6 + k * 48, top + 12);
+      g.fillStyle = color; g.fillText(name, left + 70 + k * 48, h - 4);
     });
     for (const l of this.lines) {
       if (l.ticks < lo || l.ticks > hi) continue;

@@ -118,7 +118,7 @@ function me(state) {
   const open = state.positions.filter((p) => p.side);
   fill($("positions"), el("tr", {}, el("th", {}, "Market"), el("th", {}, "Position"), el("th", {}, "Entry"),
                           el("th", {}, "Mark"), el("th", {}, "PnL"), el("th", {}, "Liq. price"), el("th", {}, "Margin ratio"),
-                          el("th", { class: "hide-narrow" }, "ADL"), el("th", {}, "Margin"), el("th", {}, "")),
+                          el("th", {}, "ADL"), el("th", {}, "Margin"), el("th", {}, "")),
        open.length ? open.map(positionRow) : el("tr", {}, el("td", { colspan: 10, class: "dim" }, "No position.")));
   fill($("orders"), el("tr", {}, el("th", {}, "Order"), el("th", {}, "Price"), el("th", {}, "Size"), el("th", {}, "")),
        state.orders.length ? state.orders.map((o) => el("tr", {},
@@ -159,10 +159,12 @@ function positionRow(p) {
          el("button", { type: "button", onclick: () => act("margin", { symbol: p.symbol, amount: amount.value }, $("position-message")) }, "+"),
          el("button", { type: "button", onclick: () => act("margin", { symbol: p.symbol, amount: "-" + amount.value }, $("position-message")) }, "-"))
     : el("span", { class: "dim" }, "cross");
+  const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
   return el("tr", {},
-    el("td", {}, p.symbol), el("td", { class: p.side === "long" ? "up" : "down" }, `${p.leverage}x ${p.mode.toLowerCase()} ${p.side} ${p.size}`),
-    el("td", {}, p.entry), el("td", {}, p.mark), el("td", {}, signed(p.pnl)), el("td", { class: "down" }, p.liquidation || "none"),
-    el("td", {}, gauge, " ", (p.margin_ratio_pct || "0") + "%"), el("td", { class: "hide-narrow" }, adl), el("td", {}, margin),
+    cell("", p.symbol), el("td", { class: p.side === "long" ? "up" : "down" }, `${p.leverage}x ${p.mode.toLowerCase()} ${p.side} ${p.size}`),
+    cell("Entry", p.entry), cell("Mark", p.mark), cell("PnL", signed(p.pnl)),
+    cell("Liq. price", el("span", { class: "down" }, p.liquidation || "none")),
+    cell("Margin ratio", gauge, " ", (p.margin_ratio_pct || "0") + "%"), cell("ADL", adl), cell("Margin", margin),
     el("td", {}, el("button", { type: "button", onclick: () => act("close", { symbol: p.symbol }, $("position-message")) }, "Close")));
 }
 
