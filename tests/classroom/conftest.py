@@ -28,8 +28,8 @@ MAKER = 900_000
 
 configure_logging("error")
 
-GAME = f"""
-base = "{CONFIG_DIR / 'default.toml'}"
+GAME = """
+base = "instruments.toml"
 [feeds.BTCUSDT]
 kind = "static"
 price = "60000"
@@ -42,7 +42,7 @@ starting_cash = "10000"
 max_leverage = 25
 join_code = "JOIN-ME"
 [game.roster]
-students = [{{ name = "Ada", team = "Red" }}, {{ name = "Bob", team = "Blue" }}]
+students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]
 [[game.events]]
 at_min = 20
 news = "Scripted news"
@@ -56,6 +56,11 @@ def run(coro: Any, timeout: float = 60.0) -> Any:
 
 
 def write_game(tmp_path: Path, text: str = GAME) -> Path:
+    """The game file, on the default instruments but for a BTCUSDT mark that follows the index within
+    3 s (a basis average of 3 one-second samples instead of 30), so a test's shock acts quickly."""
+    default = (CONFIG_DIR / "default.toml").read_text()
+    (tmp_path / "instruments.toml").write_text(default.replace('mark_method = "median"',
+                                                               'mark_method = "median"\nmark_basis_samples = 3', 1))
     path = tmp_path / "game.toml"
     path.write_text(text)
     return path

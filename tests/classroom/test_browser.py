@@ -6,7 +6,6 @@ page works at a phone's width. Screenshots of each page go to docs/images/."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import shutil
 from pathlib import Path
@@ -104,13 +103,24 @@ def test_the_lesson_in_a_real_browser(tmp_path):
                 width = await bob.evaluate("document.documentElement.scrollWidth")
                 assert width <= 390, f"the phone page is {width} px wide"
 
+                # a dip to just above Ada's liquidation price (57,286.1): her page warns her, Bob's does not
+                await teacher.fill("#news-text", "Rumours of trouble at a large exchange.")
+                await teacher.fill("#shock-pct", "-4.45")
+                await teacher.click("#news-form button")
+                await ada.wait_for_selector("#warning:not(.hidden)", timeout=30_000)
+                assert "close to liquidation" in await ada.inner_text("#warning")
+                assert await bob.is_hidden("#warning")
+                await ada.wait_for_timeout(1500)  # the next leaderboard and chart sample
+                await ada.screenshot(path=str(IMAGES / "classroom-warning.png"))
+
                 await teacher.fill("#news-text", "Breaking: a large exchange halts withdrawals.")
-                await teacher.fill("#shock-pct", "-10")
+                await teacher.fill("#shock-pct", "-6")
                 await teacher.click("#news-form button")
                 await ada.wait_for_selector("#liquidated:not(.hidden)", timeout=30_000)
                 text = await ada.inner_text("#liquidated-text")
                 assert text.startswith("Your 20x isolated long of 0.100 BTC was liquidated"), text
                 assert "It cost you 300.30 USDT (3.0% of your account)" in text, text
+                await ada.wait_for_timeout(1500)
                 await ada.screenshot(path=str(IMAGES / "classroom-liquidated.png"))
                 await projector.wait_for_function(
                     "[...document.querySelectorAll('#board tr')].some(r => r.cells[1] && r.cells[1].textContent === 'Ada'"

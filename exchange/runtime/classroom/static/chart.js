@@ -45,7 +45,7 @@ class PriceChart {
     for (const l of this.lines) if (l.ticks > lo - (hi - lo) && l.ticks < hi + (hi - lo)) {
       lo = Math.min(lo, l.ticks); hi = Math.max(hi, l.ticks);
     }
-    const pad = Math.max((hi - lo) * 0.08, 1);
+    const pad = Math.max((hi - lo) * 0.08, hi * 0.0005);  // a flat market still shows a readable scale
     lo -= pad; hi += pad;
     const left = 6, right = w - 70, top = 8, bottom = h - 20;
     const x = (t) => left + (right - left) * (t1 === t0 ? 1 : (t - t0) / (t1 - t0));

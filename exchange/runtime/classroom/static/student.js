@@ -161,7 +161,7 @@ function positionRow(p) {
     : el("span", { class: "dim" }, "cross");
   const cell = (label, ...content) => el("td", { "data-label": label }, ...content);
   return el("tr", {},
-    cell("", p.symbol), el("td", { class: p.side === "long" ? "up" : "down" }, `${p.leverage}x ${p.mode.toLowerCase()} ${p.side} ${p.size}`),
+    el("td", {}, p.symbol), el("td", { class: p.side === "long" ? "up" : "down" }, `${p.leverage}x ${p.mode.toLowerCase()} ${p.side} ${p.size}`),
     cell("Entry", p.entry), cell("Mark", p.mark), cell("PnL", signed(p.pnl)),
     cell("Liq. price", el("span", { class: "down" }, p.liquidation || "none")),
     cell("Margin ratio", gauge, " ", (p.margin_ratio_pct || "0") + "%"), cell("ADL", adl), cell("Margin", margin),
@@ -196,15 +196,13 @@ async function order(side) {
 
 $("login-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  page.login = $("login-code").value.trim().toLowerCase();
-  localStorage.setItem("game-login", page.login);
+  localStorage.setItem("game-login", $("login-code").value.trim().toLowerCase());
   location.reload();
 });
 $("join-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   try {
     const res = await post("/game/api/join", { name: $("join-name").value, team: $("join-team").value, code: $("join-code").value });
-    page.login = res.login;
     localStorage.setItem("game-login", res.login);
     sessionStorage.setItem("welcome", `Welcome, ${res.name}! Your login is ${res.login}: write it down to come back later.`);
     location.reload();
