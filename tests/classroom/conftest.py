@@ -57,10 +57,10 @@ def run(coro: Any, timeout: float = 60.0) -> Any:
 
 def write_game(tmp_path: Path, text: str = GAME) -> Path:
     """The game file, on the default instruments but for a BTCUSDT mark that follows the index within
-    3 s (a basis average of 3 one-second samples instead of 30), so a test's shock acts quickly."""
+    3 s (a basis average over 3 s instead of 300), so a test's shock acts quickly."""
     default = (CONFIG_DIR / "default.toml").read_text()
-    (tmp_path / "instruments.toml").write_text(default.replace('mark_method = "median"',
-                                                               'mark_method = "median"\nmark_basis_samples = 3', 1))
+    (tmp_path / "instruments.toml").write_text(default.replace("mark_basis_window_seconds = 300",
+                                                               "mark_basis_window_seconds = 3", 1))
     path = tmp_path / "game.toml"
     path.write_text(text)
     return path

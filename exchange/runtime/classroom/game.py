@@ -30,7 +30,6 @@ from ...core.commands import (
     CancelAll,
     CancelOrder,
     CreateAccount,
-    Deposit,
     PlaceOrder,
     SetInstrumentParam,
     SetLeverage,
@@ -325,7 +324,7 @@ class Game:
     # -- the roster ----------------------------------------------------------------------------
     def _account_setup(self, account: int) -> list:
         """A fresh account as the game's rules want it: the starting cash, allowed mode and leverage."""
-        cmds: list = [CreateAccount(account), Deposit(account, self.cfg.starting_cash)]
+        cmds: list = [CreateAccount(account, self.cfg.starting_cash)]
         for symbol, inst in self.instruments.items():
             if CROSS not in self.cfg.margin_modes:
                 cmds.append(SetMarginMode(account, symbol, self.cfg.margin_modes[0]))

@@ -43,6 +43,7 @@ SENTENCES: dict[Reject, str] = {
     Reject.IN_LIQUIDATION: "Your position is being liquidated right now.",
     Reject.INVALID_PARAMETER: "Something in the request was not valid.",
     Reject.INVALID_COMMAND: "The exchange did not understand the request.",
+    Reject.INTERNAL_ERROR: "Something went wrong inside the exchange. Try again, or tell your teacher.",
 }
 
 IN_CONTEXT: dict[tuple[str, Reject], str] = {
