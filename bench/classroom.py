@@ -130,13 +130,14 @@ async def phases(pid: int, base: str, logins: list[str], seconds: float, rate: f
             out[f"{name}_page_msgs_per_s"] = (feeds.messages - m0) / wall / max(1, len(feeds.sockets))
             out[f"{name}_page_bytes_per_s"] = (feeds.bytes - b0) / wall / max(1, len(feeds.sockets))
 
-        await asyncio.sleep(2)
+        settle = min(2.0, seconds)  # the game started; the pages' first messages sent
+        await asyncio.sleep(settle)
         await measure("idle_no_pages", asyncio.sleep(seconds))
         ws = base.replace("http", "ws", 1) + "/game/ws"
         for login in logins:
             await feeds.open(session, f"{ws}?login={login}")
         await feeds.open(session, ws)  # the projector
-        await asyncio.sleep(2)
+        await asyncio.sleep(settle)
         await measure("idle_pages", asyncio.sleep(seconds))
         await measure("trading_pages", trade(session, base, logins, rate, seconds))
         await feeds.close()

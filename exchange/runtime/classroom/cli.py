@@ -68,9 +68,10 @@ class ClassroomService(ExchangeService):
         assert self.game is not None
         game = self.game
         base = f"http://{self.options.http.host}:{self.http_port}/game"
+        key = "the admin key you gave" if self.options.admin_key else f"admin key in {self.run_dir / 'admin.key'}"
         lines = [f"{game.cfg.name}: {len(game.roster)} students, {game.state}",
                  f"  students:  {base}/", f"  projector: {base}/projector",
-                 f"  teacher:   {base}/teacher   (admin key in {self.run_dir / 'admin.key'} unless given)"]
+                 f"  teacher:   {base}/teacher   ({key})"]
         if game.cfg.join_code:
             lines.append(f"  join code: {game.cfg.join_code}")
         width = max((len(s.name) for s in game.roster.students.values()), default=4)
