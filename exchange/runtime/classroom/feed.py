@@ -67,6 +67,7 @@ class LiveFeed:
         self.new_trades: dict[str, list] = {s: [] for s in game.cfg.symbols}
         self.liquidations: deque[dict[str, Any]] = deque(maxlen=LIQUIDATIONS_KEPT)
         self.new_liquidations: list[dict[str, Any]] = []
+        self.liquidation_count = 0  # since the server started
         self.notices: dict[int, list[dict[str, Any]]] = {}
         self.dirty: set[int] = set()  # accounts whose page needs a new `me`
         self.marks_moved = False
@@ -86,7 +87,8 @@ class LiveFeed:
         self.conns[conn] = student
         hello: dict[str, Any] = {"t": "hello", "game": self.static(), "status": self.game.status(),
                                  "history": {s: list(h) for s, h in self.history.items()},
-                                 "liquidations": list(self.liquidations), "board": self.board(),
+                                 "liquidations": list(self.liquidations), "liquidation_count": self.liquidation_count,
+                                 "board": self.board(),
                                  "markets": {s: self.market(s, list(self.trades[s])) for s in self.history}}
         if student is not None:
             self.watching.setdefault(student.id, set()).add(conn)
@@ -157,6 +159,7 @@ class LiveFeed:
                     "ticks": ev.avg_price_ticks or ev.bankruptcy_price_ticks}
             self.liquidations.append(item)
             self.new_liquidations.append(item)
+            self.liquidation_count += 1
 
     def game_changed(self) -> None:
         self.game_dirty = True
@@ -190,6 +193,7 @@ class LiveFeed:
                 msg["samples"] = {s: h[-1] for s, h in self.history.items() if h}
             if self.new_liquidations:
                 msg["liquidations"] = self.new_liquidations
+                msg["liquidation_count"] = self.liquidation_count
             out.append(dumps(msg))
         if self.game_dirty or sample:
             self.game_dirty = False

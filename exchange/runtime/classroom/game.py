@@ -40,7 +40,7 @@ from ...core.events import CommandRejected, InstrumentChanged, OrderAccepted, Or
 from ...wire.schema import WireError, field, int_field, positive_units, symbol_field, to_units
 from ..http.api import Api
 from ..http.binance import shapes
-from .config import MAX_NEWS, MAX_TEAM, GameConfig, clean_name
+from .config import MAX_NEWS, MAX_STUDENTS, MAX_TEAM, GameConfig, clean_name
 from .feed import LiveFeed
 from .gamelog import GAME_LOG, GameLog
 from .replay import rebuild_board, restore
@@ -114,11 +114,12 @@ class Game:
         self._ticker: asyncio.Task | None = None
         self._ending = False
         self.clock_recorded_ns = 0
-        self._lock = asyncio.Lock()  # one roster change at a time (ids and names stay unique)
+        self._lock = asyncio.Lock()  # one roster or state change at a time (ids and names stay unique)
 
     # -- start and stop ------------------------------------------------------------------------
     async def start(self) -> None:
         records = self.journal.records
+        hub = self.api.sequencer.hub
         if records:
             restore(self, records, self.logins.logins)
             self.board = rebuild_board(self.config, self.run_dir, records)
@@ -126,6 +127,7 @@ class Game:
                 self.log.warning("game scores rebuilt to another point of the journal",
                                  replayed=self.board.ex.seq, live=self.ex.seq)
             self.board.ex = self.ex
+            hub.listeners.append(self.on_events)
             if self.state == RUNNING:  # the server stopped while the game ran: it resumes paused
                 await self._set_state(PAUSED, [SetTradingHalted(True)], why="restart")
         else:
@@ -133,9 +135,9 @@ class Game:
                                  "starting_cash": self.cfg.starting_cash, "scoring": self.cfg.scoring,
                                  "max_leverage": self.cfg.max_leverage, "roster_open": self.cfg.roster_open,
                                  "seq": self.ex.seq, "ts_ns": self.ex.ts_ns})
+            hub.listeners.append(self.on_events)
             for entry in self.cfg.students:
                 await self.add_student(entry.name, entry.team)
-        self.api.sequencer.hub.listeners.append(self.on_events)
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="game-ticker")
 
     async def stop(self) -> None:
@@ -158,11 +160,20 @@ class Game:
 
     # -- inside the sequencer ------------------------------------------------------------------
     def on_events(self, events: list, touched: list, ts_ns: int) -> None:
-        if self.scoring:
-            self.board.observe(events, ts_ns)
-        self.feed.on_events(events, ts_ns)
+        try:
+            if self.scoring:
+                self.board.observe(events, ts_ns)
+            self.feed.on_events(events, ts_ns)
+        except Exception as exc:  # a bug of the game's must not stop the exchange's writer
+            self.log.exception("game failed to follow a command", error=repr(exc))
 
     def tick(self) -> None:
+        try:
+            self._tick()
+        except Exception as exc:  # as in on_events
+            self.log.exception("game tick failed", error=repr(exc))
+
+    def _tick(self) -> None:
         """The game clock (scripted events, the end), then the live feed."""
         if self.state == RUNNING:
             elapsed = self.elapsed()
@@ -211,19 +222,22 @@ class Game:
         await self.api.submit(commands, "game", done)
 
     async def begin(self) -> None:
-        if self.state != LOBBY:
-            raise GameError(f"The game has already started (it is {self.state}).", 409)
-        await self._set_state(RUNNING, [SetTradingHalted(False)])
+        async with self._lock:
+            if self.state != LOBBY:
+                raise GameError(f"The game has already started (it is {self.state}).", 409)
+            await self._set_state(RUNNING, [SetTradingHalted(False)])
 
     async def pause(self) -> None:
-        if self.state != RUNNING:
-            raise GameError(f"Only a running game can be paused (it is {self.state}).", 409)
-        await self._set_state(PAUSED, [SetTradingHalted(True)])
+        async with self._lock:
+            if self.state != RUNNING:
+                raise GameError(f"Only a running game can be paused (it is {self.state}).", 409)
+            await self._set_state(PAUSED, [SetTradingHalted(True)])
 
     async def resume(self) -> None:
-        if self.state != PAUSED:
-            raise GameError(f"Only a paused game can be resumed (it is {self.state}).", 409)
-        await self._set_state(RUNNING, [SetTradingHalted(False)])
+        async with self._lock:
+            if self.state != PAUSED:
+                raise GameError(f"Only a paused game can be resumed (it is {self.state}).", 409)
+            await self._set_state(RUNNING, [SetTradingHalted(False)])
 
     async def end(self) -> None:
         async with self._lock:
@@ -336,6 +350,8 @@ class Game:
         async with self._lock:
             if self.roster.has_name(name):
                 raise GameError("Someone in this game already has that name: choose another.", 409)
+            if len(self.roster) >= MAX_STUDENTS:
+                raise GameError(f"The game is full: it has {MAX_STUDENTS} students.", 409)
             login = new_login()
             sid = self.roster.next_id()
             self.logins.add(sid, login)

@@ -2,11 +2,9 @@
 // insurance fund, funding, the leaderboard of students and teams, the clock and the news.
 "use strict";
 
-const view = { symbol: "", chart: null, count: 0 };
+const view = { symbol: "", chart: null };
 
 function liquidation(l) {
-  view.count += 1;
-  $("liq-count").textContent = String(view.count);
   const who = l.who ? l.who : "a trader";
   const item = el("li", {}, el("span", { class: "dim" }, hhmmss(l.ms), " "),
                   el("b", { class: "down" }, `${who}: ${l.mode} ${l.side} ${l.qty}`), ` at ${l.price}`);
@@ -41,7 +39,7 @@ connectFeed((msg) => {
     if (!view.chart) view.chart = new PriceChart($("chart"), inst.tick);
     view.chart.setSamples(msg.history[view.symbol] || []);
     view.chart.markers = [];
-    view.count = 0;
+    $("liq-count").textContent = String(msg.liquidation_count);
     fill($("liquidations"));
     msg.liquidations.forEach(liquidation);
     market(msg.markets);
@@ -50,6 +48,7 @@ connectFeed((msg) => {
     market(msg.markets);
     if (msg.samples && msg.samples[view.symbol]) view.chart.add(msg.samples[view.symbol]);
     (msg.liquidations || []).forEach(liquidation);
+    if (msg.liquidation_count !== undefined) $("liq-count").textContent = String(msg.liquidation_count);
   }
   if (msg.board) { fill($("board"), boardTable(msg.board, 15)); fill($("teams"), teamsTable(msg.board)); }
 }, "");
