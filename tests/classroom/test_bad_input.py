@@ -150,3 +150,23 @@ def test_joining_checks_the_code_the_name_and_the_team_and_closes(tmp_path):
             got, _ = await anyone.get("/game/ws?login=nobody-0000")
             assert got == 401
     run(main())
+
+
+def test_a_page_that_talks_on_the_feed_is_dropped_and_one_that_listens_is_not(tmp_path):
+    async def main() -> None:
+        async with classroom(tmp_path) as svc, aiohttp.ClientSession() as s:
+            url = f"ws://127.0.0.1:{svc.http_port}/game/ws"
+            quiet = await s.ws_connect(url)
+            chatty = await s.ws_connect(f"{url}?login={login_of(svc, 'Ada')}")
+            for _ in range(20):
+                await chatty.send_str("hello?")
+            closed = None
+            while closed is None:
+                msg = await chatty.receive(timeout=5)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    closed = msg
+            assert chatty.close_code == 1008
+            assert (await quiet.receive(timeout=5)).type == aiohttp.WSMsgType.TEXT
+            assert not quiet.closed and len(svc.game.feed.conns) == 1
+            await quiet.close()
+    run(main())

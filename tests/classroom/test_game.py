@@ -13,7 +13,7 @@ import aiohttp
 from exchange.runtime.classroom.replay import replay_run
 from exchange.runtime.classroom.report import results_csv
 
-from .conftest import ADMIN_KEY, BTC, Client, classroom, login_of, market_maker, run, until
+from .conftest import ADMIN_KEY, BTC, GAME, Client, classroom, login_of, market_maker, run, until
 
 
 def test_isolated_20x_long_is_liquidated_for_its_margin_while_the_cross_long_survives(tmp_path):
@@ -118,4 +118,63 @@ def test_a_restarted_game_resumes_paused_with_its_roster_clock_and_scores(tmp_pa
             assert (await cy.post("/game/api/login"))[1] == {"name": "Cy", "team": "Red"}
             assert (await Client(svc2, s, key=ADMIN_KEY).post("/game/admin/resume"))[0] == 200
             assert not svc2.exchange.halted
+    run(main())
+
+
+SHORT = GAME.replace("duration_min = 30", "duration_min = 1").replace("at_min = 20", "at_min = 0.2")
+
+
+def test_the_clock_fires_scripted_events_stops_while_paused_and_ends_the_game(tmp_path):
+    """At 20x clock speed: the scripted event (news and a -5% index shock) fires at minute 0.2, a pause
+    halts trading and the clock, and at minute 1 the game ends by itself with its scores frozen."""
+    async def main() -> None:
+        async with classroom(tmp_path, SHORT, speed=20) as svc, aiohttp.ClientSession() as s:
+            game = svc.game
+            teacher = Client(svc, s, key=ADMIN_KEY)
+            await teacher.post("/game/admin/start")
+            await until(lambda: 0 in game.fired, 5)
+            assert [n["text"] for n in game.news] == ["Scripted news"]
+            assert svc.drivers[BTC].shocks[-1].pct == -5
+            assert (await teacher.post("/game/admin/event", {"index": 0}))[1] == {"error": "That event has already happened."}
+            assert (await teacher.post("/game/admin/pause"))[0] == 200
+            paused_at = game.elapsed()
+            await asyncio.sleep(0.5)
+            assert game.elapsed() == paused_at and svc.exchange.halted
+            ada = Client(svc, s, login_of(svc, "Ada"))
+            got = await ada.post("/game/api/order", {"symbol": BTC, "side": "buy", "type": "MARKET", "qty": "0.1"})
+            assert got == (409, {"error": "The game is paused. Wait for your teacher."})
+            assert (await teacher.post("/game/admin/resume"))[0] == 200 and not svc.exchange.halted
+            await until(lambda: game.state == "ended", 10)
+            assert svc.exchange.halted and not game.scoring
+            assert 60 * 10**9 <= game.elapsed() < 62 * 10**9
+            states = [r["state"] for r in game.journal.records if r["e"] == "state"]
+            assert states == ["running", "paused", "running", "ended"]
+    run(main())
+
+
+def test_halting_and_resetting_a_student(tmp_path):
+    """Halt trading stops orders (in plain words) without stopping the clock; a reset gives a student a
+    fresh account with the starting cash, closes the old position and keeps the login."""
+    async def main() -> None:
+        async with classroom(tmp_path) as svc, market_maker(svc), aiohttp.ClientSession() as s:
+            game = svc.game
+            teacher = Client(svc, s, key=ADMIN_KEY)
+            await teacher.post("/game/admin/start")
+            ada = Client(svc, s, login_of(svc, "Ada"))
+            assert (await ada.post("/game/api/order", {"symbol": BTC, "side": "buy", "type": "MARKET", "qty": "0.2"}))[0] == 200
+            assert (await teacher.post("/game/admin/halt", {"halted": True}))[1] == {"halted": True}
+            got = await ada.post("/game/api/order", {"symbol": BTC, "side": "buy", "type": "MARKET", "qty": "0.1"})
+            assert got == (400, {"error": "Trading is paused by the teacher."})
+            assert game.state == "running" and game.elapsed() > 0
+            assert (await teacher.post("/game/admin/halt", {"halted": False}))[1] == {"halted": False}
+            old = game.roster.students[1].account
+            status, body = await teacher.post("/game/admin/reset", {"student": 1})
+            assert status == 200 and body["old_account"] == old and body["account"] != old
+            assert svc.exchange.accounts[old].positions[BTC].size == 0  # closed at market
+            new = svc.exchange.accounts[body["account"]]
+            assert new.wallet_total() == 10_000 * 10**6 and game.roster.students[1].account == new.id
+            assert (await ada.post("/game/api/login"))[1] == {"name": "Ada", "team": "Red"}
+            rows = game.feed.board()["students"]
+            assert [r["name"] for r in rows].count("Ada") == 1
+            assert next(r for r in rows if r["name"] == "Ada")["equity"] == "10000.00"
     run(main())

@@ -62,8 +62,8 @@ class LiveFeed:
         self.ex = game.ex
         self.conns: dict[Connection, Student | None] = {}
         self.watching: dict[int, set[Connection]] = {}  # student id -> their pages
-        self.history = {s: deque(maxlen=HISTORY_KEPT) for s in game.cfg.symbols}
-        self.trades = {s: deque(maxlen=TRADES_KEPT) for s in game.cfg.symbols}
+        self.history: dict[str, deque[list[int]]] = {s: deque(maxlen=HISTORY_KEPT) for s in game.cfg.symbols}
+        self.trades: dict[str, deque[list[Any]]] = {s: deque(maxlen=TRADES_KEPT) for s in game.cfg.symbols}
         self.new_trades: dict[str, list] = {s: [] for s in game.cfg.symbols}
         self.liquidations: deque[dict[str, Any]] = deque(maxlen=LIQUIDATIONS_KEPT)
         self.new_liquidations: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,8 @@ class Game:
         hub = self.api.sequencer.hub
         if records:
             restore(self, records, self.logins.logins)
+            self.scoring = self.state != ENDED
+            self.clock_recorded_ns = self.elapsed_ns
             self.board = rebuild_board(self.config, self.run_dir, records)
             if self.board.ex.seq != self.ex.seq:
                 self.log.warning("game scores rebuilt to another point of the journal",
@@ -444,7 +447,7 @@ class Game:
         protect = []
         for key, order_type in (("stop_loss", STOP_MARKET), ("take_profit", TAKE_PROFIT_MARKET)):
             if body.get(key) not in (None, ""):
-                stop = checked(lambda k=key: positive_units(body, k, inst.tick_size, "the price step"))
+                stop = checked(partial(positive_units, body, key, inst.tick_size, "the price step"))
                 protect.append((key, PlaceOrder(student.account, inst.symbol, -side, qty, 0, order_type,
                                                 reduce_only=True, stop_price_ticks=stop)))
         account = student.account
