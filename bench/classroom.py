@@ -34,7 +34,7 @@ import aiohttp
 from bench.__main__ import emit
 from exchange.config import CONFIG_DIR
 
-ADMIN_KEY = "bench-admin"
+ADMIN_KEY = "bench-classroom-admin-key"
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 

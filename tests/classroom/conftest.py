@@ -22,14 +22,16 @@ from exchange.runtime.classroom.cli import ClassroomService, load_game
 from exchange.runtime.http.api import HttpOptions
 from exchange.runtime.logcfg import configure_logging
 
-ADMIN_KEY = "teacher-key"
+ADMIN_KEY = "teacher-admin-key-for-tests"
 BTC = "BTCUSDT"
 MAKER = 900_000
 
 configure_logging("error")
 
-GAME = """
-base = "instruments.toml"
+GAME = f"""
+base = "{CONFIG_DIR / 'default.toml'}"
+[instruments.BTCUSDT]
+mark_basis_window_seconds = 3  # the mark follows the index within 3 s (300 by default): a test's shock acts quickly
 [feeds.BTCUSDT]
 kind = "static"
 price = "60000"
@@ -42,7 +44,7 @@ starting_cash = "10000"
 max_leverage = 25
 join_code = "JOIN-ME"
 [game.roster]
-students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]
+students = [{{ name = "Ada", team = "Red" }}, {{ name = "Bob", team = "Blue" }}]
 [[game.events]]
 at_min = 20
 news = "Scripted news"
@@ -56,11 +58,6 @@ def run(coro: Any, timeout: float = 60.0) -> Any:
 
 
 def write_game(tmp_path: Path, text: str = GAME) -> Path:
-    """The game file, on the default instruments but for a BTCUSDT mark that follows the index within
-    3 s (a basis average over 3 s instead of 300), so a test's shock acts quickly."""
-    default = (CONFIG_DIR / "default.toml").read_text()
-    (tmp_path / "instruments.toml").write_text(default.replace("mark_basis_window_seconds = 300",
-                                                               "mark_basis_window_seconds = 3", 1))
     path = tmp_path / "game.toml"
     path.write_text(text)
     return path

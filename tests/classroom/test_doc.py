@@ -68,7 +68,7 @@ def test_the_guides_commands_run_and_print_what_it_shows(tmp_path):
             out = subprocess.run(curl.replace("127.0.0.1:8080", f"127.0.0.1:{port}"), shell=True, check=True,
                                  capture_output=True, text=True, timeout=30).stdout
             assert "error" not in json.loads(out), out
-        state = json.loads(subprocess.run(["curl", "-s", "-H", "X-Admin-Key: my-teacher-key",
+        state = json.loads(subprocess.run(["curl", "-s", "-H", "X-Admin-Key: my-classroom-admin-key",
                                            f"http://127.0.0.1:{port}/game/admin/state"], capture_output=True,
                                           text=True, check=True).stdout)
         assert state["status"]["state"] == "running" and state["status"]["news"][-1]["text"] == "Crash!"

@@ -38,7 +38,7 @@ from ...core.commands import (
     SetTradingHalted,
 )
 from ...core.events import CommandRejected, InstrumentChanged, OrderAccepted, OrderRejected, Trade, TradingHalted
-from ...wire.schema import WireError, field, int_field, positive_units, symbol_field, to_units
+from ...wire.schema import WireError, field, int_field, param, symbol_field, to_units
 from ..http.api import Api
 from ..http.binance import shapes
 from .config import MAX_NEWS, MAX_STUDENTS, MAX_TEAM, GameConfig, clean_name
@@ -441,13 +441,15 @@ class Game:
         kind = str(body.get("type", "")).upper()
         if kind not in (LIMIT, MARKET):
             raise GameError("Choose a limit or a market order.")
-        qty = checked(lambda: positive_units(body, "qty", inst.lot_step, "the size step"))
-        price = checked(lambda: positive_units(body, "price", inst.tick_size, "the price step")) if kind == LIMIT else 0
-        reduce_only = checked(lambda: field(body, "reduce_only", bool, False))
+        qty = checked(lambda: param(body, "qty", inst=inst))
+        price = checked(lambda: param(body, "price", inst=inst)) if kind == LIMIT else 0
+        reduce_only = checked(lambda: param(body, "reduce_only", False))
         protect = []
         for key, order_type in (("stop_loss", STOP_MARKET), ("take_profit", TAKE_PROFIT_MARKET)):
             if body.get(key) not in (None, ""):
-                stop = checked(partial(positive_units, body, key, inst.tick_size, "the price step"))
+                stop = checked(partial(to_units, body[key], inst.tick_size, key, "tick size"))
+                if not 1 <= stop <= inst.max_price_ticks:
+                    raise GameError(f"The {key.replace('_', '-')} price is outside the range this market allows.")
                 protect.append((key, PlaceOrder(student.account, inst.symbol, -side, qty, 0, order_type,
                                                 reduce_only=True, stop_price_ticks=stop)))
         account = student.account
@@ -493,7 +495,7 @@ class Game:
         if body.get("order_id") in (None, "all"):
             cmd: Any = CancelAll(student.account, inst.symbol)
         else:
-            cmd = CancelOrder(student.account, inst.symbol, checked(lambda: int_field(body, "order_id", 1, 2**62)))
+            cmd = CancelOrder(student.account, inst.symbol, checked(lambda: param(body, "order_id")))
 
         def answer(events: list) -> dict[str, Any]:
             why = refusal(events, student.account)
@@ -544,8 +546,8 @@ class Game:
         """Add (amount > 0) or remove (amount < 0) margin of an isolated position, in USDT."""
         self._trading(student)
         inst = checked(lambda: symbol_field(body, self.instruments))
-        amount = checked(lambda: to_units(field(body, "amount", str), Decimal("0.000001"), "amount", "cash unit"))
-        if not amount or abs(amount) > 10**15:
+        amount = checked(lambda: param(body, "amount"))
+        if not amount:
             raise GameError("Enter an amount of USDT: positive to add margin, negative to remove it.")
 
         def answer(events: list) -> dict[str, Any]:
