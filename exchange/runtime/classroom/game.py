@@ -219,6 +219,7 @@ class Game:
                 self.running_since_ns = now
             if state == ENDED:
                 self.scoring = False  # the standings are final
+                self.elapsed_ns = min(self.elapsed_ns, int(self.cfg.duration_min * NS_PER_MIN))
             self.state = state
             self.record("state", state=state, elapsed_ns=self.elapsed_ns, **extra)
             self.feed.game_changed()
