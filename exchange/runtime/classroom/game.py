@@ -1,4 +1,5 @@
-"""The game: its clock, roster, rules and scripted events, and everything students and the teacher do.
+"""The game: its clock, roster, rules and scripted events, and what the teacher does (trading.py has
+what a student does).
 
 Every change to the market goes through the one sequencer as core commands (journaled; origin
 `game` for the game and the teacher, `student:<id>` for a student); what is not exchange state is
@@ -14,7 +15,6 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,9 @@ from ...config import ExchangeConfig
 from ...core.commands import (
     BUY,
     CROSS,
-    LIMIT,
     MARKET,
     SELL,
-    STOP_MARKET,
-    TAKE_PROFIT_MARKET,
-    AdjustIsolatedMargin,
     CancelAll,
-    CancelOrder,
     CreateAccount,
     PlaceOrder,
     SetInstrumentParam,
@@ -37,10 +32,9 @@ from ...core.commands import (
     SetMarginMode,
     SetTradingHalted,
 )
-from ...core.events import CommandRejected, InstrumentChanged, OrderAccepted, OrderRejected, Trade, TradingHalted
-from ...wire.schema import WireError, field, int_field, param, symbol_field, to_units
+from ...core.events import CommandRejected, InstrumentChanged, OrderRejected, TradingHalted
+from ...wire.schema import WireError, field, int_field, symbol_field, to_units
 from ..http.api import Api
-from ..http.binance import shapes
 from .config import MAX_NEWS, MAX_STUDENTS, MAX_TEAM, GameConfig, clean_name
 from .feed import LiveFeed
 from .gamelog import GAME_LOG, GameLog
@@ -417,147 +411,6 @@ class Game:
                 self.feed.student_changed(student)
                 return {"student": sid, "account": new, "old_account": old}
             return await self.api.submit(closing + self._account_setup(new), "game", done)
-
-    # -- students' trading ---------------------------------------------------------------------
-    def _trading(self, student: Student) -> None:
-        if self.state == LOBBY:
-            raise GameError("The game has not started yet. Wait for your teacher.", 409)
-        if self.state == PAUSED:
-            raise GameError("The game is paused. Wait for your teacher.", 409)
-        if self.state == ENDED:
-            raise GameError("The game is over: trading has ended.", 409)
-
-    async def _submit(self, student: Student, commands: list, answer: Callable[[list], Any]) -> Any:
-        self.api.admit(f"game{student.id}")
-        return await self.api.submit(commands, f"student:{student.id}", answer)
-
-    async def place(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        """A limit or market order, with an optional stop-loss and take-profit for the position
-        (reduce-only stop-market and take-profit-market orders on the mark price)."""
-        self._trading(student)
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        side = {"buy": BUY, "sell": SELL}.get(str(body.get("side", "")).lower())
-        if side is None:
-            raise GameError("Choose buy or sell.")
-        kind = str(body.get("type", "")).upper()
-        if kind not in (LIMIT, MARKET):
-            raise GameError("Choose a limit or a market order.")
-        qty = checked(lambda: param(body, "qty", inst=inst))
-        price = checked(lambda: param(body, "price", inst=inst)) if kind == LIMIT else 0
-        reduce_only = checked(lambda: param(body, "reduce_only", False))
-        protect = []
-        for key, order_type in (("stop_loss", STOP_MARKET), ("take_profit", TAKE_PROFIT_MARKET)):
-            if body.get(key) not in (None, ""):
-                stop = checked(partial(to_units, body[key], inst.tick_size, key, "tick size"))
-                if not 1 <= stop <= inst.max_price_ticks:
-                    raise GameError(f"The {key.replace('_', '-')} price is outside the range this market allows.")
-                protect.append((key, PlaceOrder(student.account, inst.symbol, -side, qty, 0, order_type,
-                                                reduce_only=True, stop_price_ticks=stop)))
-        account = student.account
-        order = PlaceOrder(account, inst.symbol, side, qty, price, kind, reduce_only=reduce_only)
-
-        def answer(events: list) -> dict[str, Any]:
-            accepted = next((e for e in events if type(e) is OrderAccepted and e.account == account), None)
-            if accepted is None:
-                raise GameError(refusal(events, account) or "The order was not accepted.")
-            filled = value = 0
-            for e in events:
-                if type(e) is Trade and accepted.order_id in (e.taker_order_id, e.maker_order_id) \
-                        and account in (e.taker_account, e.maker_account):
-                    filled += e.qty_lots
-                    value += e.qty_lots * e.price_ticks
-            verb = "Bought" if side == BUY else "Sold"
-            if filled:
-                message = f"{verb} {shapes.qty(filled, inst)} at {shapes.px(value // filled, inst)} on average."
-                if filled < qty and kind == LIMIT:
-                    message += f" The other {shapes.qty(qty - filled, inst)} wait in the book."
-            elif kind == LIMIT:
-                message = f"Your {'buy' if side == BUY else 'sell'} order for {shapes.qty(qty, inst)} at " \
-                          f"{shapes.px(price, inst)} waits in the book."
-            else:
-                message = "The market order did not fill."
-            notes = []
-            refused = iter(e for e in events if type(e) is OrderRejected and e.account == account)
-            for key, cmd in protect:
-                label = "stop-loss" if key == "stop_loss" else "take-profit"
-                placed = any(type(e) is OrderAccepted and e.account == account and e.order_type == cmd.order_type
-                             and e.stop_price_ticks == cmd.stop_price_ticks for e in events)
-                if placed:
-                    notes.append(f"The {label} at {shapes.px(cmd.stop_price_ticks, inst)} is set.")
-                else:
-                    why = next(refused, None)
-                    notes.append(f"The {label} was not set: {sentence(why.code, 'PlaceOrder') if why else ''}")
-            return {"ok": True, "order_id": accepted.order_id, "message": " ".join([message, *notes])}
-        return await self._submit(student, [order] + [cmd for _, cmd in protect], answer)
-
-    async def cancel(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        self._trading(student)
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        if body.get("order_id") in (None, "all"):
-            cmd: Any = CancelAll(student.account, inst.symbol)
-        else:
-            cmd = CancelOrder(student.account, inst.symbol, checked(lambda: param(body, "order_id")))
-
-        def answer(events: list) -> dict[str, Any]:
-            why = refusal(events, student.account)
-            if why is not None:
-                raise GameError(why)
-            return {"ok": True, "message": "Cancelled."}
-        return await self._submit(student, [cmd], answer)
-
-    async def close_position(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        """Close the whole position at market (reduce-only)."""
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        acct = self.ex.accounts.get(student.account)
-        size = acct.positions[inst.symbol].size if acct else 0
-        if not size:
-            raise GameError("You have no position in this market.")
-        return await self.place(student, {"symbol": inst.symbol, "side": "sell" if size > 0 else "buy",
-                                          "type": MARKET, "qty": shapes.qty(abs(size), inst), "reduce_only": True})
-
-    async def set_leverage(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        self._trading(student)
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        lev = body.get("leverage")
-        if type(lev) is not int or not 1 <= lev <= self.max_leverage:
-            raise GameError(f"Leverage must be a whole number from 1 to {self.max_leverage} in this game.")
-
-        def answer(events: list) -> dict[str, Any]:
-            why = refusal(events, student.account)
-            if why is not None:
-                raise GameError(why)
-            return {"ok": True, "message": f"Leverage set to {lev}x."}
-        return await self._submit(student, [SetLeverage(student.account, inst.symbol, lev)], answer)
-
-    async def set_margin_mode(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        self._trading(student)
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        mode = str(body.get("mode", "")).upper()
-        if mode not in self.cfg.margin_modes:
-            raise GameError(f"This game allows {' and '.join(m.lower() for m in self.cfg.margin_modes)} margin only.")
-
-        def answer(events: list) -> dict[str, Any]:
-            why = refusal(events, student.account)
-            if why is not None:
-                raise GameError(why)
-            return {"ok": True, "message": f"Margin mode set to {mode.lower()}."}
-        return await self._submit(student, [SetMarginMode(student.account, inst.symbol, mode)], answer)
-
-    async def adjust_margin(self, student: Student, body: dict[str, Any]) -> dict[str, Any]:
-        """Add (amount > 0) or remove (amount < 0) margin of an isolated position, in USDT."""
-        self._trading(student)
-        inst = checked(lambda: symbol_field(body, self.instruments))
-        amount = checked(lambda: param(body, "amount"))
-        if not amount:
-            raise GameError("Enter an amount of USDT: positive to add margin, negative to remove it.")
-
-        def answer(events: list) -> dict[str, Any]:
-            why = refusal(events, student.account)
-            if why is not None:
-                raise GameError(why)
-            verb = "Added" if amount > 0 else "Removed"
-            return {"ok": True, "message": f"{verb} {shapes.cash(abs(amount)).rstrip('0').rstrip('.')} USDT of margin."}
-        return await self._submit(student, [AdjustIsolatedMargin(student.account, inst.symbol, amount)], answer)
 
 
 def _number(body: dict[str, Any], key: str, lo: float, hi: float) -> float:

@@ -18,6 +18,7 @@ from ..http.binance.errors import BinanceError
 from ..http.incoming import api_of
 from ..http.streams import Connection
 from ..session import TokenBucket
+from . import trading
 from .feed import OUTBOX_BYTES
 from .game import Game, GameError
 from .report import logins_html, report_html, results_csv
@@ -134,8 +135,9 @@ async def login(request: web.Request) -> web.Response:
     return web.json_response({"name": student.name, "team": student.team})
 
 
-STUDENT_ACTIONS = {"order": Game.place, "cancel": Game.cancel, "close": Game.close_position,
-                   "leverage": Game.set_leverage, "margin-mode": Game.set_margin_mode, "margin": Game.adjust_margin}
+STUDENT_ACTIONS = {"order": trading.place, "cancel": trading.cancel, "close": trading.close_position,
+                   "leverage": trading.set_leverage, "margin-mode": trading.set_margin_mode,
+                   "margin": trading.adjust_margin}
 
 
 @routes.post("/game/api/{action}")
