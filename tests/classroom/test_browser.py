@@ -128,6 +128,13 @@ def test_the_lesson_in_a_real_browser(tmp_path):
                 await projector.wait_for_function("document.querySelector('#liquidations').textContent.includes('Ada: isolated long 0.100')")
                 assert "Breaking" in await projector.inner_text("#news")
                 assert await bob.is_hidden("#liquidated")
+                await ada.click("#liquidated-ok")
+                await ada.reload()  # a notice once understood is not shown again...
+                await ada.wait_for_function("document.querySelector('#positions').textContent.includes('No position')")
+                assert await ada.is_hidden("#liquidated")
+                away = await pages.open(f"{base}/")  # ...but one that happened while away is
+                await log_in(away, login_of(svc, "Ada"))
+                await away.wait_for_selector("#liquidated:not(.hidden)")
                 await projector.wait_for_timeout(1500)
                 await projector.screenshot(path=str(IMAGES / "classroom-projector.png"))
                 await teacher.wait_for_function("document.querySelector('#liquidations').textContent.includes('Ada')")

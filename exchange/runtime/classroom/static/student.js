@@ -3,7 +3,7 @@
 "use strict";
 
 const page = { login: localStorage.getItem("game-login") || "", game: null, symbol: "", chart: null, me: null,
-               type: "LIMIT", mode: "CROSS", seenNotices: new Set(JSON.parse(sessionStorage.getItem("seen") || "[]")) };
+               type: "LIMIT", mode: "CROSS", seenNotices: new Set(JSON.parse(localStorage.getItem("game-seen") || "[]")) };
 
 function headers() { return { "X-Game-Login": page.login }; }
 
@@ -83,7 +83,7 @@ function hello(msg) {
   for (const m of document.querySelectorAll("#mode button")) m.disabled = !msg.game.margin_modes.includes(m.dataset.mode);
   fill($("board"), boardTable(msg.board));
   market({ markets: msg.markets });
-  if (msg.me) { me(msg.me); for (const n of msg.me.liquidations) page.seenNotices.add(n.ms + n.symbol); }
+  if (msg.me) { me(msg.me); msg.me.liquidations.forEach(notice); }  // one that happened while away is shown too
 }
 
 function market(msg) {
@@ -172,7 +172,7 @@ function notice(n) {
   const key = n.ms + n.symbol;
   if (page.seenNotices.has(key)) return;
   page.seenNotices.add(key);
-  sessionStorage.setItem("seen", JSON.stringify([...page.seenNotices].slice(-50)));
+  localStorage.setItem("game-seen", JSON.stringify([...page.seenNotices].slice(-50)));
   $("liquidated-text").textContent = n.text;
   $("liquidated").classList.remove("hidden");
 }
@@ -208,7 +208,11 @@ $("join-form").addEventListener("submit", async (ev) => {
     location.reload();
   } catch (e) { say($("signin-message"), e.message, false); }
 });
-$("logout").addEventListener("click", () => { localStorage.removeItem("game-login"); location.reload(); });
+$("logout").addEventListener("click", () => {
+  localStorage.removeItem("game-login");
+  localStorage.removeItem("game-seen");
+  location.reload();
+});
 $("buy").addEventListener("click", () => order("buy"));
 $("sell").addEventListener("click", () => order("sell"));
 for (const b of document.querySelectorAll("#order-type button")) {
