@@ -1,4 +1,4 @@
-"""Classroom benchmark: `python -m bench classroom [--students 30] [--seconds 10] [--orders-per-s 10]`.
+"""Classroom benchmark: `python -m bench classroom [--students 30] [--seconds 10] [--orders-per-s 10] [--population]`.
 
 What 30 browsers and the projector cost the server. `python -m exchange classroom` runs as its own
 process; this one opens the pages' WebSocket feeds (each message read and parsed, as a page does) and
@@ -11,7 +11,8 @@ process, in % of one core) is measured over each phase, in this order:
   students quote limit orders around the mark, the others send market orders);
 - `trading_no_pages`: the same trading with the feeds closed.
 
-Reported: CPU % per phase, the ratios idle_pages / idle_no_pages and trading_pages / trading_no_pages
+With `--population` the classroom scenario's background market trades all along (the pages then
+follow a busier book). Reported: CPU % per phase, the ratios idle_pages / idle_no_pages and trading_pages / trading_no_pages
 (the claims: this machine's speed drifts), and what one page receives (messages and bytes per second).
 """
 
@@ -44,11 +45,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def game_file(run_dir: Path, students: int) -> Path:
+def game_file(run_dir: Path, students: int, population: bool) -> Path:
     path = run_dir / "bench-game.toml"
     path.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nsnapshot_every_s = 3600\n'
                     '[feeds.BTCUSDT]\nkind = "gbm"\nprice = "60000"\nvolatility = 0.3\nseed = 3\n'
-                    '[population]\nenabled = false\n'
+                    + ('[population]\nscenario = "classroom"\n' if population else '[population]\nenabled = false\n') +
                     f'[game]\nname = "Bench"\nmax_leverage = 20\nduration_min = 600\n[game.roster]\ncount = {students}\n'
                     'teams = ["A", "B", "C"]\n')
     return path
@@ -150,11 +151,13 @@ def main(argv: list[str]) -> None:
     p.add_argument("--students", type=int, default=30)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--orders-per-s", type=float, default=10.0)
+    p.add_argument("--population", action="store_true",
+                   help="with the classroom scenario's background market (92 agents) trading all along")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
         http_port = free_port()
-        proc = subprocess.Popen([sys.executable, "-m", "exchange", "classroom", str(game_file(run_dir, args.students)),
+        proc = subprocess.Popen([sys.executable, "-m", "exchange", "classroom", str(game_file(run_dir, args.students, args.population)),
                                  "--run-dir", str(run_dir / "run"), "--host", "127.0.0.1", "--port", "0",
                                  "--http-port", str(http_port), "--admin-key", ADMIN_KEY, "--quiet",
                                  "--log-level", "error"], stdout=subprocess.PIPE, text=True)
@@ -174,6 +177,7 @@ def main(argv: list[str]) -> None:
             proc.wait(30)
     for name in ("idle_no_pages", "idle_pages", "trading_pages", "trading_no_pages"):
         emit(f"classroom_cpu_{name}", round(result[name], 2), "% of one core", students=args.students,
+             population=args.population,
              pages=args.students + 1 if "no_pages" not in name else 0,
              orders_per_s=round(result[f"{name}_orders_per_s"], 1),
              page_msgs_per_s=round(result[f"{name}_page_msgs_per_s"], 2),

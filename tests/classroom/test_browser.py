@@ -20,7 +20,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 THIRTY = GAME.replace('students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]',
                       'students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]\ncount = 28\n'
-                      'teams = ["Red", "Blue", "Green"]')
+                      'teams = ["Red", "Blue", "Green"]') + '[population]\nscenario = "classroom"\n'  # the background market
 
 pytestmark = pytest.mark.browser
 
@@ -156,14 +156,17 @@ def test_the_lesson_in_a_real_browser(tmp_path):
 
 
 def test_thirty_students_trade_while_the_projector_follows(tmp_path):
-    """30 students (clients with the page's feed and calls) trade; the projector lists all of them and
-    shows the liquidations of the over-leveraged after the shock."""
+    """30 students (clients with the page's feed and calls) trade against the background market (the
+    classroom scenario's agents, live in the server); the projector lists them and shows the
+    liquidations of the over-leveraged after the shock."""
     async def main() -> None:
         pw, chromium = await browser()
         rng = random.Random(30)
         try:
-            async with classroom(tmp_path, THIRTY) as svc, market_maker(svc), aiohttp.ClientSession() as s:
-                assert len(svc.game.roster) == 30
+            async with classroom(tmp_path, THIRTY) as svc, aiohttp.ClientSession() as s:
+                assert len(svc.game.roster) == 30 and svc.population is not None
+                book = svc.exchange.books[BTC]
+                await until(lambda: book.has_bid() and book.has_ask(), 30)
                 base = f"http://127.0.0.1:{svc.http_port}/game"
                 pages = Pages(chromium)
                 projector = await pages.open(f"{base}/projector", 1600, 900)
