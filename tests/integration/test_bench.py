@@ -29,8 +29,10 @@ TINY = {
     "flood": ["--connections", "2", "--seconds", "0.3", "--window", "10"],
     "sweep": ["--runs", "2"],
     "live": ["--seconds", "0.5", "--rounds", "1", "--warmup", "0.5"],
+    "classroom": ["--seconds", "0.5", "--students", "3"],
 }
-SLOW = {"flood", "sweep", "live"}  # 5-15 s even at their smallest: with the stress tests (-m stress)
+SLOW = {"flood", "sweep", "live", "classroom"}  # 5-15 s even at their smallest: with the stress tests (-m stress)
+# (classroom's tiny run is also in the default run, as docs/classroom.md's command: tests/classroom/test_doc.py)
 
 
 def case(name: str) -> object:
