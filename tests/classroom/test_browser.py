@@ -2,10 +2,12 @@
 two students log in, one opens a 20x isolated long and one a cross long, the teacher shocks the index,
 the isolated student sees the liquidation notice and the projector's leaderboard counts it; then 30
 students trade from clients while the projector follows. No page logs a console error; the student
-page works at a phone's width. Screenshots of each page go to docs/images/."""
+page works at a phone's width. Screenshots of each page go to runs/screenshots/ (look at them after a
+run); with DOCS_IMAGES_UPDATE=1 they replace the ones in docs/images/ that docs/classroom.md shows."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from pathlib import Path
@@ -17,7 +19,8 @@ from .conftest import ADMIN_KEY, BTC, GAME, Client, classroom, login_of, market_
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / ("docs/images" if os.environ.get("DOCS_IMAGES_UPDATE") == "1" else "runs/screenshots")
 THIRTY = GAME.replace('students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]',
                       'students = [{ name = "Ada", team = "Red" }, { name = "Bob", team = "Blue" }]\ncount = 28\n'
                       'teams = ["Red", "Blue", "Green"]') + '[population]\nscenario = "classroom"\n'  # the background market
