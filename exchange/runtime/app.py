@@ -227,6 +227,9 @@ class ExchangeService:
         dt = max(driver.interval_s, wait * self.options.speed)
         symbol = driver.inst.symbol
         while True:
+            if driver.frozen:
+                await asyncio.sleep(wait)
+                continue
             try:
                 ticks = driver.step(dt)
             except Exception as exc:  # noqa: BLE001 - a broken feed stalls its index, not the exchange

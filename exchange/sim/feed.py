@@ -214,7 +214,10 @@ class CSVSource:
 
 # -- the feed ---------------------------------------------------------------------------------------
 class IndexFeed:
-    """Base source x shocks x admin factor, in ticks of one instrument, at clock seconds since the start."""
+    """Base source x shocks x admin factor, in ticks of one instrument, at clock seconds since the start.
+
+    `frozen` (set by a shell, e.g. a paused classroom game) holds the feed where it is: the shell does
+    not step it, so its clock, random walk and shock ramps resume from the same point when it thaws."""
 
     def __init__(self, inst: Instrument, source: FeedSource, interval_s: float = 1.0,
                  shocks: tuple[Shock, ...] = ()) -> None:
@@ -228,6 +231,7 @@ class IndexFeed:
         self.factor = 1.0
         self.t = 0.0
         self.base: float | None = None
+        self.frozen = False
 
     def at(self, t: float) -> int | None:
         """The index in ticks at clock second t (never earlier than the last call), None while unknown."""

@@ -178,3 +178,25 @@ def test_halting_and_resetting_a_student(tmp_path):
             assert [r["name"] for r in rows].count("Ada") == 1
             assert next(r for r in rows if r["name"] == "Ada")["equity"] == "10000.00"
     run(main())
+
+
+def test_a_pause_holds_the_index_where_it_is_and_the_move_resumes_after(tmp_path):
+    """A shock ramping the index down is stopped by the pause (no price moves while the class waits) and
+    goes on from the same point when the teacher resumes."""
+    async def main() -> None:
+        async with classroom(tmp_path, speed=20) as svc, aiohttp.ClientSession() as s:
+            teacher = Client(svc, s, key=ADMIN_KEY)
+            await teacher.post("/game/admin/start")
+            feed = svc.drivers[BTC]
+            start = svc.exchange.markets[BTC].index
+            assert (await teacher.post("/game/admin/news", {"text": "Crash", "shock_pct": -10, "over_s": 20}))[0] == 200
+            await until(lambda: svc.exchange.markets[BTC].index < start * 0.99, 5)
+            assert (await teacher.post("/game/admin/pause"))[0] == 200
+            await asyncio.sleep(0.1)
+            held = svc.exchange.markets[BTC].index
+            await asyncio.sleep(0.5)  # 10 clock seconds at 20x: half the ramp
+            assert svc.exchange.markets[BTC].index == held and feed.frozen
+            assert held > start * 0.95
+            assert (await teacher.post("/game/admin/resume"))[0] == 200
+            await until(lambda: svc.exchange.markets[BTC].index <= round(start * 0.9) + 1, 5)
+    run(main())

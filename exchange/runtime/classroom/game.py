@@ -5,8 +5,8 @@ Every change to the market goes through the one sequencer as core commands (jour
 `game` for the game and the teacher, `student:<id>` for a student); what is not exchange state is
 written to the game journal (gamelog.py). The scoreboard and the live feed listen to every applied
 command inside the sequencer. States: lobby (students may join and look, not trade) -> running <->
-paused -> ended. Pausing halts trading and stops the game clock; ending halts trading and freezes the
-scores.
+paused -> ended. Pausing halts trading, stops the game clock and holds the index feeds; ending halts
+trading and freezes the scores.
 """
 
 from __future__ import annotations
@@ -135,7 +135,13 @@ class Game:
             hub.listeners.append(self.on_events)
             for entry in self.cfg.students:
                 await self.add_student(entry.name, entry.team)
+        self._freeze_index()
         self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(), name="game-ticker")
+
+    def _freeze_index(self) -> None:
+        """A paused game holds the index feeds too: the market resumes where the teacher stopped it."""
+        for driver in self.api.drivers.values():
+            driver.frozen = self.state == PAUSED
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -215,6 +221,7 @@ class Game:
                 self.scoring = False  # the standings are final
                 self.elapsed_ns = min(self.elapsed_ns, int(self.cfg.duration_min * NS_PER_MIN))
             self.state = state
+            self._freeze_index()
             self.record("state", state=state, elapsed_ns=self.elapsed_ns, **extra)
             self.feed.game_changed()
         await self.api.submit(commands, "game", done)
