@@ -47,7 +47,6 @@ from typing import Any
 import msgpack
 
 from bench.__main__ import emit
-from bench.pyload import run_load  # noqa: F401  (bench/http.py takes the Python load client from here)
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-gateway-admin-key"

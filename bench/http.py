@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench.__main__ import emit
-from bench.gateway import run_load
+from bench.pyload import latency_ms, run_load, run_workers
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-admin-key-0123"
@@ -132,26 +132,11 @@ def http_worker(port: int, creds: list[tuple[str, str]], load: str, seconds: flo
 
 
 def run_http_load(port: int, creds: list[tuple[str, str]], load: str, seconds: float, workers: int) -> dict:
-    ready, results, go = mp.Queue(), mp.Queue(), mp.Event()
     n = min(workers, len(creds))
-    procs = [mp.Process(target=http_worker, args=(port, creds[i::n], load, seconds, ready, go, results))
-             for i in range(n)]
-    for p in procs:
-        p.start()
-    for _ in procs:
-        ready.get(timeout=120)
-    go.set()
-    parts = [results.get(timeout=seconds + 120) for _ in procs]
-    for p in procs:
-        p.join(30)
-    rtts = array("d")
-    for part in parts:
-        rtts.frombytes(part["rtts"])
-    ordered = sorted(rtts)
-    elapsed = max(part["elapsed"] for part in parts)
+    parts, elapsed = run_workers(http_worker, [(port, creds[i::n], load, seconds) for i in range(n)], seconds)
     return {"requests_per_s": sum(p["requests"] for p in parts) / elapsed, "errors": sum(p["errors"] for p in parts),
-            "p50_ms": 1000 * ordered[len(ordered) // 2] if ordered else 0.0,
-            "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)] if ordered else 0.0}
+            **{k: v or 0.0 for k, v in latency_ms(parts).items()}}
+
 
 
 def main(argv: list[str]) -> int:

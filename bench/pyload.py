@@ -14,6 +14,8 @@ import multiprocessing as mp
 import socket
 import time
 from array import array
+from collections.abc import Callable
+from typing import Any
 
 import msgpack
 
@@ -125,11 +127,12 @@ def worker(port: int, keys: list[str], window: int, seconds: float, ready: mp.Qu
     asyncio.run(drive())
 
 
-def run_load(port: int, keys: list[str], window: int, seconds: float, workers: int) -> dict:
+def run_workers(target: Callable[..., None], arg_sets: list[tuple[Any, ...]], seconds: float) -> tuple[list[dict], float]:
+    """One process per argument set, `target(*args, ready, go, results)`, started together; what each
+    put on `results` ({"elapsed", "rtts" (an array of seconds, as bytes), its counters...}) and the
+    longest elapsed. A process puts one item on `ready` once connected, then waits for `go`."""
     ready, results, go = mp.Queue(), mp.Queue(), mp.Event()
-    n = min(workers, len(keys))
-    procs = [mp.Process(target=worker, args=(port, keys[i::n], window, seconds, ready, go, results))
-             for i in range(n)]
+    procs = [mp.Process(target=target, args=(*args, ready, go, results)) for args in arg_sets]
     for p in procs:
         p.start()
     for _ in procs:
@@ -138,14 +141,24 @@ def run_load(port: int, keys: list[str], window: int, seconds: float, workers: i
     parts = [results.get(timeout=seconds + 120) for _ in procs]
     for p in procs:
         p.join(30)
+    return parts, max(part["elapsed"] for part in parts)
+
+
+def latency_ms(parts: list[dict]) -> dict[str, float | None]:
+    """p50 and p99 of the round trips the processes measured, in ms (None when there were none)."""
     rtts = array("d")
     for part in parts:
         rtts.frombytes(part["rtts"])
     ordered = sorted(rtts)
-    elapsed = max(part["elapsed"] for part in parts)
+    return {"p50_ms": 1000 * ordered[len(ordered) // 2] if ordered else None,
+            "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)] if ordered else None}
+
+
+def run_load(port: int, keys: list[str], window: int, seconds: float, workers: int) -> dict:
+    n = min(workers, len(keys))
+    parts, elapsed = run_workers(worker, [(port, keys[i::n], window, seconds) for i in range(n)], seconds)
     orders = sum(part["orders"] for part in parts)
     cancels = sum(part["cancels"] for part in parts)
     return {"requests_per_s": (orders + cancels) / elapsed, "orders_per_s": orders / elapsed,
-            "errors": sum(part["errors"] for part in parts),
-            "p50_ms": 1000 * ordered[len(ordered) // 2] if ordered else None,
-            "p99_ms": 1000 * ordered[int(len(ordered) * 0.99)] if ordered else None}
+            "errors": sum(part["errors"] for part in parts), **latency_ms(parts)}
+
