@@ -25,7 +25,8 @@ import time
 from pathlib import Path
 
 from bench.__main__ import emit
-from bench.gateway import ADMIN_KEY, run_load
+from bench.gateway import ADMIN_KEY
+from bench.pyload import run_load
 from clients.sdk import Client
 from exchange.config import CONFIG_DIR
 
