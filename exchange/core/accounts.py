@@ -8,6 +8,8 @@ from .book import Order
 from .commands import CROSS
 
 DEFAULT_LEVERAGE = 20
+# symbol, size, cost, mode, leverage, isolated wallet, auto-add, realized PnL, open orders, reduce-only orders
+PositionState = tuple[str, int, int, str, int, int, bool, int, int, int]
 
 
 class Position:
@@ -37,12 +39,12 @@ class Position:
     def isolated(self) -> bool:
         return self.mode != CROSS
 
-    def state(self) -> tuple:
+    def state(self) -> PositionState:
         return (self.symbol, self.size, self.cost, self.mode, self.leverage, self.isolated_wallet,
                 self.auto_add, self.realized_pnl, self.open_orders, self.reduce_only_orders)
 
     @classmethod
-    def from_state(cls, account: int, s: tuple) -> Position:
+    def from_state(cls, account: int, s: PositionState) -> Position:
         p = cls(account, s[0])
         (p.size, p.cost, p.mode, p.leverage, p.isolated_wallet, p.auto_add, p.realized_pnl,
          p.open_orders, p.reduce_only_orders) = s[1:]
@@ -65,7 +67,3 @@ class Account:
 
     def wallet_total(self) -> int:
         return self.cross_wallet + sum(p.isolated_wallet for p in self.positions.values())
-
-    def state(self) -> tuple:
-        return (self.id, self.cross_wallet, [p.state() for p in self.positions.values()],
-                sorted(self.orders), self.order_margin, self.deposited, self.withdrawn)

@@ -16,6 +16,11 @@ from sortedcontainers import SortedList
 from .commands import BUY, STP_NONE
 
 
+# oid, account, symbol, side, price, qty, orig qty, filled, type, tif, reduce-only, stp, client order id,
+# priority, reserve, stop price, working type, origin: the order's slots in order
+OrderState = tuple[int, int, str, int, int, int, int, int, str, str, bool, str, str, int, int, int, str, str]
+
+
 class Order:
     """A live order. `qty` is the remaining quantity; `priority` orders time within a level."""
 
@@ -48,13 +53,13 @@ class Order:
         self.working_type = working_type
         self.origin = origin  # user, liquidation
 
-    def state(self) -> tuple:
+    def state(self) -> OrderState:
         return (self.oid, self.account, self.symbol, self.side, self.price, self.qty, self.orig_qty,
                 self.filled, self.order_type, self.tif, self.reduce_only, self.stp, self.client_order_id,
                 self.priority, self.reserve, self.stop_price, self.working_type, self.origin)
 
     @classmethod
-    def from_state(cls, s: tuple) -> Order:
+    def from_state(cls, s: OrderState) -> Order:
         o = cls.__new__(cls)
         for name, value in zip(cls.__slots__, s):
             setattr(o, name, value)
@@ -87,8 +92,8 @@ class Book:
         self.symbol = symbol
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
-        self.bid_prices = SortedList()
-        self.ask_prices = SortedList()
+        self.bid_prices: SortedList[int] = SortedList()
+        self.ask_prices: SortedList[int] = SortedList()
         self.best_bid = NO_BID
         self.best_ask = NO_ASK
         self.orders: dict[int, Order] = {}

@@ -3,7 +3,7 @@ encodable as plain arrays on the wire and in the journal)."""
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 BUY = 1
 SELL = -1
@@ -133,11 +133,19 @@ class SetInstrumentParam(NamedTuple):
     value: int
 
 
+Command = (PlaceOrder | CancelOrder | CancelAll | AmendOrder | CreateAccount | Deposit | Withdraw | SetLeverage
+           | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin | IndexPrice | Heartbeat | SetTradingHalted
+           | SetInstrumentParam)
+
+
 class Envelope(NamedTuple):
+    """A sequenced command: what the journal holds and `Exchange.apply` takes (anything that is not a
+    Command is answered with CommandRejected INVALID_COMMAND)."""
+
     seq: int
     ts_ns: int
     origin: str
-    command: Any
+    command: Command
 
 
 COMMAND_TYPES: tuple[type, ...] = (

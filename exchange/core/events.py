@@ -208,3 +208,9 @@ class InstrumentChanged(NamedTuple):
     symbol: str
     name: str
     value: int
+
+
+Event = (AccountCreated | BalanceChanged | CommandRejected | OrderAccepted | OrderRejected | OrderCancelled | OrderAmended
+         | OrderTriggered | Trade | PositionChanged | LeverageSet | MarginModeSet | IsolatedMarginChanged | AutoAddMarginSet
+         | MarkPriceUpdated | FundingRateSettled | FundingPaid | LiquidationTriggered | LiquidationOrderPlaced
+         | PublicLiquidation | InsuranceFundChanged | Deleveraged | TakenOverByFund | TradingHalted | InstrumentChanged)

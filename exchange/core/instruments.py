@@ -11,6 +11,7 @@ from .money import CASH_SCALE, PPM, cash_from_str, e8_from_str, format_cash, ppm
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_HOUR = 3600 * NS_PER_SECOND
+EIGHT_HOURS_NS = 8 * NS_PER_HOUR  # the period funding rates are quoted for
 MARK_METHODS = ("median", "index", "last")
 
 
@@ -45,7 +46,7 @@ class Instrument:
     taker_fee_ppm: int
     liquidation_fee_ppm: int
     brackets: tuple[Bracket, ...]
-    funding_interval_ns: int = 8 * NS_PER_HOUR
+    funding_interval_ns: int = EIGHT_HOURS_NS
     funding_sample_ns: int = 5 * NS_PER_SECOND
     interest_e8: int = 10_000  # 0.01% per 8 hours
     premium_clamp_e8: int = 50_000  # +-0.05%

@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections import deque
 
 
+# symbol, index, mark, last, basis runs, basis sum, next basis ts, premium weighted, premium weights,
+# premium count, next sample ts, funding rate, next funding ts
+MarketState = tuple[str, int, int, int, list[tuple[int, int]], int, int, int, int, int, int, int, int]
+
+
 class Market:
     __slots__ = ("symbol", "index", "mark", "last", "basis_runs", "basis_count", "basis_sum", "next_basis_ts",
                  "premium_weighted", "premium_weights", "premium_count", "next_sample_ts", "funding_rate",
@@ -26,13 +31,13 @@ class Market:
         self.funding_rate = 0  # last settled rate, e8
         self.next_funding_ts = 0
 
-    def state(self) -> tuple:
-        return (self.symbol, self.index, self.mark, self.last, [tuple(r) for r in self.basis_runs], self.basis_sum,
+    def state(self) -> MarketState:
+        return (self.symbol, self.index, self.mark, self.last, [(r[0], r[1]) for r in self.basis_runs], self.basis_sum,
                 self.next_basis_ts, self.premium_weighted, self.premium_weights, self.premium_count,
                 self.next_sample_ts, self.funding_rate, self.next_funding_ts)
 
     @classmethod
-    def from_state(cls, s: tuple) -> Market:
+    def from_state(cls, s: MarketState) -> Market:
         m = cls(s[0])
         (m.index, m.mark, m.last, runs, m.basis_sum, m.next_basis_ts, m.premium_weighted,
          m.premium_weights, m.premium_count, m.next_sample_ts, m.funding_rate, m.next_funding_ts) = s[1:]

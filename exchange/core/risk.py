@@ -1,56 +1,67 @@
-"""Account-level margin queries (margin balance, available balance, breach tests) and the bookkeeping
-that follows every position change."""
+"""Risk: margin at the current marks (balances, requirements, breach tests, the cash behind a position),
+what an order needs, which part of a fill an account can pay for, and reservations (the margin held by
+open orders, always backed by cash in the cross wallet)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from .accounts import Account, Position
+from .book import Order
+from .commands import CROSS
 from .errors import Reject, Rejection
-from .events import InsuranceFundChanged
-from .margin import initial_margin, maint_margin_ppm, notional, unrealized_pnl
-from .money import PPM
-
-if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
-    from typing import Any as _Base
-else:
-    _Base = object
+from .instruments import Bracket
+from .margin import initial_margin, notional, unrealized_pnl
+from .market import Market
+from .money import PPM, ceil_div
+from .rules import Venue
+from .state import State
 
 
-class Risk(_Base):
-    """Mixin of Exchange: margin arithmetic over an account's positions at the current marks."""
+class Risk:
+    """Margin arithmetic over an account's positions at the current marks, and its reservations."""
 
-    backing_pending: dict[int, None]
+    __slots__ = ("state", "markets", "venue")
 
-    def _upnl(self, pos: Position) -> int:
+    def __init__(self, state: State, markets: dict[str, Market], venue: Venue) -> None:
+        self.state = state
+        self.markets = markets
+        self.venue = venue
+
+    # -- one position --------------------------------------------------------------------------
+    def upnl(self, pos: Position) -> int:
         mark = self.markets[pos.symbol].mark
-        return unrealized_pnl(pos.size, pos.cost, mark, self.instruments[pos.symbol].cash_per_tick_lot) if mark else 0
+        return unrealized_pnl(pos.size, pos.cost, mark, self.state.instruments[pos.symbol].cash_per_tick_lot) if mark else 0
 
-    def _notional(self, pos: Position) -> int:
+    def notional(self, pos: Position) -> int:
         m = self.markets[pos.symbol]
-        return notional(pos.size, m.mark or m.last, self.instruments[pos.symbol].cash_per_tick_lot)
+        return notional(pos.size, m.mark or m.last, self.state.instruments[pos.symbol].cash_per_tick_lot)
 
-    def _mm_ppm(self, pos: Position) -> int:
-        return maint_margin_ppm(self.instruments[pos.symbol], self._notional(pos))
+    def mm_ppm(self, pos: Position) -> int:
+        return self.venue.maint_ppm(self.state.instruments[pos.symbol], abs(pos.size), self.notional(pos))
 
-    def _im(self, pos: Position) -> int:
-        return initial_margin(self._notional(pos), pos.leverage)
+    def im(self, pos: Position) -> int:
+        return initial_margin(self.notional(pos), pos.leverage)
 
+    def tier(self, pos: Position, notional_cash: int) -> Bracket:
+        """The position's tier if it were worth `notional_cash`."""
+        return self.venue.tiers.tier(self.state.instruments[pos.symbol], abs(pos.size), notional_cash)
+
+    # -- an account ----------------------------------------------------------------------------
     def cross_totals(self, acct: Account) -> tuple[int, int, int, int]:
         """(sum UPNL, sum MM x 10**6, sum IM, number of positions) of the account's cross positions."""
         upnl = mm = im = n = 0
-        markets, instruments = self.markets, self.instruments
+        markets, instruments, maint = self.markets, self.state.instruments, self.venue.maint_ppm
         for symbol, pos in acct.positions.items():
             size = pos.size
-            if size and pos.mode == "CROSS":
+            if size and pos.mode == CROSS:
                 m = markets[symbol]
                 inst = instruments[symbol]
                 k = inst.cash_per_tick_lot
                 price = m.mark or m.last
                 if m.mark:
                     upnl += size * price * k - pos.cost
-                notional_cash = (size if size > 0 else -size) * price * k
-                mm += maint_margin_ppm(inst, notional_cash)
+                lots = size if size > 0 else -size
+                notional_cash = lots * price * k
+                mm += maint(inst, lots, notional_cash)
                 im += -((-notional_cash) // pos.leverage)
                 n += 1
         return upnl, mm, im, n
@@ -65,14 +76,14 @@ class Risk(_Base):
         upnl, _, im, _ = self.cross_totals(acct)
         return acct.cross_wallet + min(0, upnl) - im - acct.order_margin
 
-    def _margin_room(self, acct: Account, isolated: bool) -> int:
+    def margin_room(self, acct: Account, isolated: bool) -> int:
         """What new margin may come from: the available balance, or for an isolated position (which draws
         real cash into its box) the free balance."""
         return self.free_balance(acct) if isolated else self.available(acct)
 
-    def _require_available(self, acct: Account, cost: int, isolated: bool = False) -> None:
+    def require_available(self, acct: Account, cost: int, isolated: bool = False) -> None:
         """A new reservation needs margin room and, like every reservation, cash behind it (`backed`)."""
-        room = self._margin_room(acct, isolated)
+        room = self.margin_room(acct, isolated)
         if cost > room:
             raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units of margin; {room} available")
         cash = acct.cross_wallet - acct.order_margin
@@ -80,57 +91,143 @@ class Risk(_Base):
             raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units reserved; only {cash} of the "
                             f"cross wallet is not reserved yet (unrealized profit backs margin, not reservations)")
 
+    def cross_breached(self, acct: Account) -> tuple[bool, int, int]:
+        """(breached, margin balance, maintenance margin x 10**6) of the cross account."""
+        upnl, mm, _, n = self.cross_totals(acct)
+        mb = acct.cross_wallet + upnl
+        return (n > 0 and self.venue.breach.breached(mb, mm)), mb, mm
+
+    def isolated_breached(self, pos: Position) -> tuple[bool, int, int]:
+        """(breached, margin balance, maintenance margin x 10**6) of the isolated position."""
+        mb = pos.isolated_wallet + self.upnl(pos)
+        mm = self.mm_ppm(pos)
+        return (pos.size != 0 and self.venue.breach.breached(mb, mm)), mb, mm
+
+    def bucket_breached(self, acct: Account, bucket: str) -> tuple[bool, int, int]:
+        """The cross account (bucket "") or the isolated position of symbol `bucket`."""
+        return self.isolated_breached(acct.positions[bucket]) if bucket else self.cross_breached(acct)
+
+    def backing(self, acct: Account, pos: Position) -> int:
+        """The cash behind a position besides its own value: its isolated wallet, or the cross wallet plus
+        the other cross positions' UPNL."""
+        if pos.isolated:
+            return pos.isolated_wallet
+        other = acct.cross_wallet
+        for p in acct.positions.values():
+            if p is not pos and p.size and not p.isolated:
+                other += self.upnl(p)
+        return other
+
+    def others_mm_ppm(self, acct: Account, pos: Position) -> int:
+        """Maintenance margin x 10**6 of the cross positions besides `pos` (none behind an isolated one)."""
+        if pos.isolated:
+            return 0
+        return sum(self.mm_ppm(p) for p in acct.positions.values() if p is not pos and p.size and not p.isolated)
+
+    # -- what an order needs -------------------------------------------------------------------
+    def order_cost(self, pos: Position, side: int, qty: int, price: int, k: int, fee_ppm: int) -> int:
+        """What an order of qty at price needs for the part that would open or increase the position:
+        initial margin + open loss + the fee at fee_ppm on that part, each rounded up. The one formula of
+        a reservation (at placement) and of a fill's need (at the fill)."""
+        size = pos.size
+        if size and (size > 0) != (side > 0):
+            qty -= -size if size < 0 else size
+            if qty <= 0:
+                return 0
+        mark = self.markets[pos.symbol].mark or price
+        loss = side * (price - mark)
+        value = qty * price * k
+        cost = initial_margin(value, pos.leverage) + ceil_div(value * fee_ppm, PPM)
+        return cost + qty * loss * k if loss > 0 else cost
+
+    def fillable(self, acct: Account, pos: Position, order: Order, qty: int, price: int, k: int, fee_ppm: int,
+                 held: int, prepaid: int) -> tuple[int, int, str]:
+        """(lots of qty the order may fill now, what they need, why not all of qty).
+
+        A fill may reduce the position only by what is left of it; what opens or extends it needs its
+        margin at this moment (`order_cost`): within `prepaid` (a taker's reservation, checked in this same
+        command), or within the account's margin room (available, or the free balance for an isolated
+        position) plus `held` (what of a resting order's reservation this fill releases). Short of that,
+        the closing part and as many opening lots as the room pays for.
+        """
+        size = pos.size
+        side = order.side
+        closing = (qty if qty < abs(size) else abs(size)) if size and (size > 0) != (side > 0) else 0
+        if closing == qty or not self.state.margin_checks:
+            return qty, 0, ""
+        if order.reduce_only:
+            return closing, 0, "REDUCE_ONLY"
+        cost = self.order_cost
+        need = cost(pos, side, qty, price, k, fee_ppm)
+        if need <= prepaid:
+            return qty, need, ""
+        room = max(prepaid, self.margin_room(acct, pos.isolated) + held)
+        if need <= room:
+            return qty, need, ""
+        extra = (qty - closing) * max(0, room) // need  # the need is linear in the lots, but for rounding
+        while extra and cost(pos, side, closing + extra, price, k, fee_ppm) > room:
+            extra -= 1
+        return closing + extra, cost(pos, side, closing + extra, price, k, fee_ppm), "INSUFFICIENT_MARGIN"
+
+    # -- reservations --------------------------------------------------------------------------
+    @staticmethod
+    def hold(acct: Account, pos: Position, order: Order) -> None:
+        """An order becomes open: its account holds its reservation and counts it."""
+        acct.orders[order.oid] = order
+        acct.order_margin += order.reserve
+        pos.open_orders += 1
+        if order.reduce_only:
+            pos.reduce_only_orders += 1
+
+    @staticmethod
+    def release(acct: Account, pos: Position, order: Order) -> None:
+        """An order is no longer open: all of its reservation returns."""
+        del acct.orders[order.oid]
+        acct.order_margin -= order.reserve
+        order.reserve = 0
+        pos.open_orders -= 1
+        if order.reduce_only:
+            pos.reduce_only_orders -= 1
+
+    @staticmethod
+    def release_share(acct: Account, order: Order, qty: int) -> None:
+        """The reservation of `qty` of the order's remaining lots returns (a fill of them, a shrink)."""
+        if order.reserve:
+            release = order.reserve * qty // order.qty
+            order.reserve -= release
+            acct.order_margin -= release
+
+    @staticmethod
+    def shrink(acct: Account, order: Order, qty: int) -> None:
+        """The order keeps a reservation in proportion to its new remaining `qty` (before it changes)."""
+        new_reserve = order.reserve * qty // order.qty
+        acct.order_margin -= order.reserve - new_reserve
+        order.reserve = new_reserve
+
     @staticmethod
     def backed(acct: Account) -> bool:
         """The reservation rule: an account's open orders never reserve more than its cross wallet holds."""
         return acct.order_margin <= max(0, acct.cross_wallet)
 
-    def cross_breached(self, acct: Account) -> tuple[bool, int, int]:
-        """(breached, margin balance, maintenance margin x 10**6) of the cross account."""
-        upnl, mm, _, n = self.cross_totals(acct)
-        mb = acct.cross_wallet + upnl
-        return (n > 0 and mb * PPM <= mm), mb, mm
-
-    def isolated_breached(self, pos: Position) -> tuple[bool, int, int]:
-        mb = pos.isolated_wallet + self._upnl(pos)
-        mm = self._mm_ppm(pos)
-        return (pos.size != 0 and mb * PPM <= mm), mb, mm
-
-    def _position_changed(self, acct: Account, pos: Position, size_before: int) -> None:
-        if acct is self.fund:  # the fund is neither a holder for ADL and funding nor in the breach index
-            return
-        holders = self.holders[pos.symbol]
-        if pos.size:
-            holders[acct.id] = pos
-        else:
-            holders.pop(acct.id, None)
-        self.dirty[acct.id] = None
-        if pos.reduce_only_orders:
-            self.trim_pending[(acct.id, pos.symbol)] = None
-        if acct.order_margin:
-            self.backing_pending[acct.id] = None
-
-    def _cover_bad_debt(self, acct: Account, symbol: str, amount: int) -> None:
-        """A wallet went below zero: the insurance fund pays it back to zero."""
-        self.insurance_fund -= amount
-        self._events.append(InsuranceFundChanged(symbol, -amount, self.insurance_fund, "BAD_DEBT", acct.id))
-
-    def _credit_wallet(self, acct: Account, pos: Position, delta: int) -> None:
-        """Add cash to the wallet the position lives in (isolated bucket or cross wallet)."""
-        if pos.isolated and pos.size:
-            pos.isolated_wallet += delta
-        else:
-            acct.cross_wallet += delta
-            if delta < 0 and acct.order_margin:
-                self.backing_pending[acct.id] = None
-        self.dirty[acct.id] = None
-
-    def _release_unbacked(self, events: list) -> None:
-        """Enforce the reservation rule (`backed`) on the accounts whose cross wallet may have lost cash:
-        cancel their newest reserving orders until their reservations fit in the wallet again."""
-        pending, self.backing_pending = self.backing_pending, {}
+    def unbacked_orders(self) -> list[Order]:
+        """The orders to cancel so that every account marked for a re-check is `backed` again: its newest
+        reserving orders first, until its reservations fit in its cross wallet."""
+        pending, self.state.recheck = self.state.recheck, {}
+        out = []
+        accounts = self.state.accounts
         for account in pending:
-            acct = self.accounts[account]
-            while not self.backed(acct):
-                order = next(o for o in reversed(acct.orders.values()) if o.reserve)
-                self._cancel_open_order(order, "INSUFFICIENT_MARGIN", events)
+            acct = accounts[account]
+            excess = acct.order_margin - max(0, acct.cross_wallet)
+            if excess <= 0:
+                continue
+            for order in reversed(acct.orders.values()):
+                if order.reserve:
+                    out.append(order)
+                    excess -= order.reserve
+                    if excess <= 0:
+                        break
+        return out
+
+    def check_invariants(self) -> None:
+        for acct in self.state.accounts.values():
+            assert self.backed(acct), f"account {acct.id} reserves {acct.order_margin} on a cross wallet of {acct.cross_wallet}"

@@ -1,28 +1,31 @@
-"""Whole-state snapshots as plain data (ints, strs, bools, lists, tuples, dicts) and restore."""
+"""Whole-state snapshots as plain data (ints, strs, bools, lists, tuples, dicts) and restore: functions
+over the components that hold the state."""
 
 from __future__ import annotations
 
 from dataclasses import astuple
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .accounts import Account, Position
 from .book import Book, Order
+from .breach import BreachWatch
+from .commands import TRIGGER_TYPES
 from .instruments import Bracket, Instrument
+from .ledger import Ledger
 from .market import Market
-
-if TYPE_CHECKING:  # a mixin of Exchange: the other mixins' attributes are there at run time
-    from typing import Any as _Base
-
-    from .engine import Exchange
-else:
-    _Base = object
+from .pricing import Pricing
+from .state import State
+from .triggers import Triggers
 
 SNAPSHOT_VERSION = 2  # 2: instruments carry the mark window and clamp
 
+# Plain data as written to a file and read back: its shape is checked by restoring it.
+Snapshot = dict[str, Any]
 
-def instrument_state(inst: Instrument) -> list:
-    values = []
+
+def instrument_state(inst: Instrument) -> list[object]:
+    values: list[object] = []
     for name in Instrument.__dataclass_fields__:
         if name == "bracket_floors":
             continue
@@ -35,7 +38,7 @@ def instrument_state(inst: Instrument) -> list:
     return values
 
 
-def instrument_from_state(values: list) -> Instrument:
+def instrument_from_state(values: list[Any]) -> Instrument:
     names = [n for n in Instrument.__dataclass_fields__ if n != "bracket_floors"]
     kw = dict(zip(names, values))
     kw["tick_size"], kw["lot_step"] = Decimal(kw["tick_size"]), Decimal(kw["lot_step"])
@@ -43,78 +46,75 @@ def instrument_from_state(values: list) -> Instrument:
     return Instrument(**kw)
 
 
-def book_state(book: Book) -> list:
+def book_state(book: Book) -> list[list[tuple[int, list[int]]]]:
     return [[(p, [o.oid for o in book.bids[p].orders if o.qty]) for p in book.bid_prices],
             [(p, [o.oid for o in book.asks[p].orders if o.qty]) for p in book.ask_prices]]
 
 
-class Snapshots(_Base):
-    """Mixin of Exchange."""
-
-    def snapshot(self) -> dict[str, Any]:
-        self._flush_dirty()
-        return {
-            "version": SNAPSHOT_VERSION,
-            "seq": self.seq, "ts_ns": self.ts_ns,
-            "counters": [self.next_order_id, self.next_trade_id],
-            "cash": [self.insurance_fund, self.insurance_seed, self.fees_collected, self.deposits, self.withdrawals],
-            "halted": self.halted, "margin_checks": self.margin_checks,
-            "instruments": [instrument_state(i) for i in self.instruments.values()],
-            "markets": [list(m.state()) for m in self.markets.values()],
-            "accounts": [[a.id, a.cross_wallet, a.order_margin, a.deposited, a.withdrawn,
-                          [list(p.state()) for p in a.positions.values()]] for a in self.accounts.values()],
-            # in each account's order: cancel-all and reduce-only trimming iterate it
-            "orders": [list(o.state()) for a in self.accounts.values() for o in a.orders.values()],
-            "books": [book_state(self.books[s]) for s in self.instruments],
-            "holders": [list(h) for h in self.holders.values()],
-            "fund_positions": [list(p.state()) for p in self.fund.positions.values()],
-            "breach_index": [[list(k), list(v)] for k, v in self.breach_index.state()],
-        }
-
-    @classmethod
-    def from_snapshot(cls, snap: dict[str, Any]) -> Exchange:
-        """Restore; ValueError for a snapshot of another version (replay the journal instead)."""
-        if snap.get("version") != SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot version {snap.get('version')!r} is not {SNAPSHOT_VERSION}")
-        instruments = [instrument_from_state(v) for v in snap["instruments"]]
-        ex = cls(instruments, snap["cash"][0], snap["margin_checks"])
-        ex.seq, ex.ts_ns = snap["seq"], snap["ts_ns"]
-        ex.next_order_id, ex.next_trade_id = snap["counters"]
-        ex.insurance_fund, ex.insurance_seed, ex.fees_collected, ex.deposits, ex.withdrawals = snap["cash"]
-        ex.halted = snap["halted"]
-        for m in snap["markets"]:
-            ex.markets[m[0]] = Market.from_state(tuple(m))
-        ex._update_next_timer()
-        for aid, wallet, order_margin, deposited, withdrawn, positions in snap["accounts"]:
-            acct = ex.accounts[aid] = Account(aid)
-            acct.cross_wallet, acct.order_margin, acct.deposited, acct.withdrawn = wallet, order_margin, deposited, withdrawn
-            for ps in positions:
-                pos = Position.from_state(aid, tuple(ps))
-                acct.positions[pos.symbol] = pos
-        by_id = {}
-        for s in snap["orders"]:
-            o = Order.from_state(tuple(s))
-            by_id[o.oid] = o
-            ex.accounts[o.account].orders[o.oid] = o
-            if o.order_type not in ("LIMIT", "MARKET"):
-                ex.trigger_orders[o.oid] = o
-                ex.triggers[o.symbol].side(_rise(o), o.working_type).add((o.stop_price, o.priority, o.oid))
-        for symbol, (bids, asks) in zip(ex.instruments, snap["books"]):
-            book = ex.books[symbol]
-            for levels in (bids, asks):
-                for _, oids in levels:
-                    for oid in oids:
-                        book.add(by_id[oid])
-        for ps in snap["fund_positions"]:
-            pos = Position.from_state(ex.fund.id, tuple(ps))
-            ex.fund.positions[pos.symbol] = pos
-        for symbol, accounts in zip(ex.instruments, snap["holders"]):
-            ex.holders[symbol] = {a: ex.accounts[a].positions[symbol] for a in accounts}
-        for (account, symbol, iso), (is_long, threshold) in snap["breach_index"]:
-            ex.breach_index.put(account, symbol, iso, is_long, threshold)
-        return ex
+def capture(state: State, ledger: Ledger, markets: dict[str, Market], books: dict[str, Book],
+            watch: BreachWatch) -> Snapshot:
+    """The whole state (the breach index brought up to date first)."""
+    watch.flush()
+    accounts = state.accounts.values()
+    return {
+        "version": SNAPSHOT_VERSION,
+        "seq": state.seq, "ts_ns": state.ts_ns,
+        "counters": [state.next_order_id, state.next_trade_id],
+        "cash": [ledger.insurance_fund, ledger.insurance_seed, ledger.fees_collected, ledger.deposits, ledger.withdrawals],
+        "halted": state.halted, "margin_checks": state.margin_checks,
+        "instruments": [instrument_state(i) for i in state.instruments.values()],
+        "markets": [list(m.state()) for m in markets.values()],
+        "accounts": [[a.id, a.cross_wallet, a.order_margin, a.deposited, a.withdrawn,
+                      [list(p.state()) for p in a.positions.values()]] for a in accounts],
+        # in each account's order: cancel-all and reduce-only trimming iterate it
+        "orders": [list(o.state()) for a in accounts for o in a.orders.values()],
+        "books": [book_state(books[s]) for s in state.instruments],
+        "holders": [list(h) for h in state.holders.values()],
+        "fund_positions": [list(p.state()) for p in state.fund.positions.values()],
+        "breach_index": [[list(k), list(v)] for k, v in watch.index.state()],
+    }
 
 
-def _rise(o: Order) -> bool:
-    from .triggers import fires_on_rise
-    return fires_on_rise(o.order_type, o.side)
+def instruments_of(snap: Snapshot) -> list[Instrument]:
+    """The instruments of a snapshot; ValueError for a snapshot of another version (replay the journal)."""
+    if snap.get("version") != SNAPSHOT_VERSION:
+        raise ValueError(f"snapshot version {snap.get('version')!r} is not {SNAPSHOT_VERSION}")
+    return [instrument_from_state(v) for v in snap["instruments"]]
+
+
+def restore(snap: Snapshot, state: State, ledger: Ledger, pricing: Pricing, books: dict[str, Book],
+            triggers: Triggers, watch: BreachWatch) -> None:
+    """Fill freshly built components (of the snapshot's instruments) with the snapshot's state."""
+    state.seq, state.ts_ns = snap["seq"], snap["ts_ns"]
+    state.next_order_id, state.next_trade_id = snap["counters"]
+    state.fund.cross_wallet, ledger.insurance_seed, ledger.fees_collected, ledger.deposits, ledger.withdrawals = snap["cash"]
+    state.halted = snap["halted"]
+    for m in snap["markets"]:
+        pricing.markets[m[0]] = Market.from_state(tuple(m))
+    pricing.update_next_timer()
+    for aid, wallet, order_margin, deposited, withdrawn, positions in snap["accounts"]:
+        acct = state.accounts[aid] = Account(aid)
+        acct.cross_wallet, acct.order_margin, acct.deposited, acct.withdrawn = wallet, order_margin, deposited, withdrawn
+        for ps in positions:
+            pos = Position.from_state(aid, tuple(ps))
+            acct.positions[pos.symbol] = pos
+    by_id = {}
+    for s in snap["orders"]:
+        o = Order.from_state(tuple(s))
+        by_id[o.oid] = o
+        state.accounts[o.account].orders[o.oid] = o
+        if o.order_type in TRIGGER_TYPES:
+            triggers.arm(o)
+    for symbol, (bids, asks) in zip(state.instruments, snap["books"]):
+        book = books[symbol]
+        for levels in (bids, asks):
+            for _, oids in levels:
+                for oid in oids:
+                    book.add(by_id[oid])
+    for ps in snap["fund_positions"]:
+        pos = Position.from_state(state.fund.id, tuple(ps))
+        state.fund.positions[pos.symbol] = pos
+    for symbol, holders in zip(state.instruments, snap["holders"]):
+        state.holders[symbol] = {a: state.accounts[a].positions[symbol] for a in holders}
+    for (account, symbol, iso), (is_long, threshold) in snap["breach_index"]:
+        watch.index.put(account, symbol, iso, is_long, threshold)

@@ -8,16 +8,141 @@ state; decimal strings are made at the wire layer.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from .accounts import Account, Position
 from .book import Order
 from .commands import TRIGGER_TYPES
-from .margin import as_fraction, bankruptcy_price, maint_margin, solve_price
+from .margin import as_fraction, bankruptcy_price
 from .money import PPM, ceil_div
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from .engine import Exchange
+
+
+class AccountView(TypedDict):
+    account: int
+    wallet_cash: int
+    cross_wallet_cash: int
+    isolated_wallet_cash: int
+    unrealized_pnl_cash: int
+    cross_unrealized_pnl_cash: int
+    margin_balance_cash: int
+    maint_margin_cash: int
+    initial_margin_cash: int
+    order_margin_cash: int
+    available_cash: int
+    free_cash: int
+    margin_ratio_ppm: int | None
+    deposited_cash: int
+    withdrawn_cash: int
+
+
+class PositionView(TypedDict):
+    symbol: str
+    size_lots: int
+    mode: str
+    leverage: int
+    entry_price_ticks: Fraction | None
+    mark_price_ticks: int
+    notional_cash: int
+    unrealized_pnl_cash: int
+    realized_pnl_cash: int
+    isolated_wallet_cash: int
+    initial_margin_cash: int
+    maint_margin_cash: int
+    liquidation_price_ticks: Fraction | None
+    bankruptcy_price_ticks: Fraction | None
+    margin_ratio_ppm: int | None
+    adl_quantile: int
+    auto_add_margin: bool
+
+
+class OrderView(TypedDict):
+    order_id: int
+    client_order_id: str
+    symbol: str
+    side: int
+    type: str
+    price_ticks: int
+    stop_price_ticks: int
+    qty_lots: int
+    filled_lots: int
+    remaining_lots: int
+    tif: str
+    reduce_only: bool
+    status: str
+
+
+class BookView(TypedDict):
+    symbol: str
+    bids: list[tuple[int, int]]
+    asks: list[tuple[int, int]]
+
+
+class BracketView(TypedDict):
+    floor_cash: int
+    cap_cash: int
+    max_leverage: int
+    mmr_ppm: int
+    cum_cash: int
+
+
+class InstrumentView(TypedDict):
+    symbol: str
+    tick_size: Decimal
+    lot_step: Decimal
+    min_qty_lots: int
+    max_qty_lots: int
+    market_max_qty_lots: int
+    min_notional_cash: int
+    min_price_ticks: int
+    max_price_ticks: int
+    price_band_ppm: int
+    max_open_orders: int
+    maker_fee_ppm: int
+    taker_fee_ppm: int
+    liquidation_fee_ppm: int
+    max_leverage: int
+    funding_interval_ns: int
+    brackets: list[BracketView]
+
+
+class TickerView(TypedDict):
+    symbol: str
+    index_price_ticks: int
+    mark_price_ticks: int
+    last_price_ticks: int
+    best_bid_ticks: int
+    best_ask_ticks: int
+    funding_rate_e8: int
+    next_funding_ts_ns: int
+
+
+class FundingView(TypedDict):
+    symbol: str
+    funding_rate_e8: int
+    premium_index_e8: int
+    interest_rate_e8: int
+    next_funding_ts_ns: int
+    funding_interval_ns: int
+    mark_price_ticks: int
+    index_price_ticks: int
+
+
+class FundPositionView(TypedDict):
+    symbol: str
+    size_lots: int
+    cost_cash: int
+
+
+class InsuranceView(TypedDict):
+    balance_cash: int
+    seed_cash: int
+    fees_collected_cash: int
+    positions: list[FundPositionView]
 
 
 def ratio_ppm(mm_ppm: int, margin_balance: int) -> int | None:
@@ -25,17 +150,18 @@ def ratio_ppm(mm_ppm: int, margin_balance: int) -> int | None:
     return mm_ppm // margin_balance if margin_balance > 0 else None
 
 
-def account_view(ex: Exchange, account: int) -> dict[str, Any] | None:
+def account_view(ex: Exchange, account: int) -> AccountView | None:
     """Balances and the cross margin ratio of one account, or None if it does not exist."""
     acct = ex.accounts.get(account)
     if acct is None:
         return None
-    upnl, mm_ppm, im, _ = ex.cross_totals(acct)
+    risk = ex.risk
+    upnl, mm_ppm, im, _ = risk.cross_totals(acct)
     iso_wallet = iso_upnl = 0
     for pos in acct.positions.values():
         if pos.isolated and pos.size:
             iso_wallet += pos.isolated_wallet
-            iso_upnl += ex._upnl(pos)
+            iso_upnl += risk.upnl(pos)
     margin_balance = acct.cross_wallet + upnl
     return {
         "account": acct.id,
@@ -48,43 +174,36 @@ def account_view(ex: Exchange, account: int) -> dict[str, Any] | None:
         "maint_margin_cash": ceil_div(mm_ppm, PPM),
         "initial_margin_cash": im,
         "order_margin_cash": acct.order_margin,
-        "available_cash": ex.available(acct),
-        "free_cash": ex.free_balance(acct),
+        "available_cash": risk.available(acct),
+        "free_cash": risk.free_balance(acct),
         "margin_ratio_ppm": ratio_ppm(mm_ppm, margin_balance),
         "deposited_cash": acct.deposited,
         "withdrawn_cash": acct.withdrawn,
     }
 
 
-def _liquidation_other_cash(ex: Exchange, acct: Account, pos: Position) -> int:
-    """Cash behind a position at its liquidation price: the isolated wallet, or the cross wallet plus
-    the other cross positions' UPNL less their maintenance margin (Binance's WB - TMM1 + UPNL1)."""
-    if pos.isolated:
-        return pos.isolated_wallet
-    other = acct.cross_wallet
-    for p in acct.positions.values():
-        if p is not pos and p.size and not p.isolated:
-            other += ex._upnl(p) - maint_margin(ex.instruments[p.symbol], ex._notional(p))
-    return other
-
-
-def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
+def position_view(ex: Exchange, acct: Account, pos: Position) -> PositionView:
     """Size, entry, mark, PnL, liquidation and bankruptcy prices, margin ratio and ADL quantile."""
+    risk = ex.risk
     inst = ex.instruments[pos.symbol]
     k = inst.cash_per_tick_lot
     market = ex.markets[pos.symbol]
     size = pos.size
-    upnl = ex._upnl(pos)
-    notional = ex._notional(pos)
+    upnl = risk.upnl(pos)
+    notional = risk.notional(pos)
+    mm_ppm = risk.mm_ppm(pos)
     liq = bankrupt = None
     if size:
-        liq = as_fraction(solve_price(inst, size, pos.cost, _liquidation_other_cash(ex, acct, pos)))
-        bankrupt = as_fraction(bankruptcy_price(size, pos.cost, ex._other_cash(acct, pos), k))
+        backing = risk.backing(acct, pos)
+        # at the liquidation price the other cross positions keep their MM: Binance's WB - TMM1 + UPNL1
+        other = (backing * PPM - risk.others_mm_ppm(acct, pos)) // PPM
+        liq = as_fraction(ex.venue.liquidation_price(inst, size, pos.cost, other))
+        bankrupt = as_fraction(bankruptcy_price(size, pos.cost, backing, k))
     if pos.isolated:
-        ratio = ratio_ppm(ex._mm_ppm(pos), pos.isolated_wallet + upnl) if size else 0
+        ratio = ratio_ppm(mm_ppm, pos.isolated_wallet + upnl) if size else 0
     else:
-        cross_upnl, mm_ppm, _, _ = ex.cross_totals(acct)
-        ratio = ratio_ppm(mm_ppm, acct.cross_wallet + cross_upnl) if size else 0
+        cross_upnl, cross_mm_ppm, _, _ = risk.cross_totals(acct)
+        ratio = ratio_ppm(cross_mm_ppm, acct.cross_wallet + cross_upnl) if size else 0
     return {
         "symbol": pos.symbol,
         "size_lots": size,
@@ -96,17 +215,17 @@ def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
         "unrealized_pnl_cash": upnl,
         "realized_pnl_cash": pos.realized_pnl,
         "isolated_wallet_cash": pos.isolated_wallet,
-        "initial_margin_cash": ex._im(pos),
-        "maint_margin_cash": maint_margin(inst, notional),
+        "initial_margin_cash": risk.im(pos),
+        "maint_margin_cash": ceil_div(mm_ppm, PPM),
         "liquidation_price_ticks": liq,
         "bankruptcy_price_ticks": bankrupt,
         "margin_ratio_ppm": ratio,
-        "adl_quantile": ex.adl_quantile(acct.id, pos.symbol) if size else 0,
+        "adl_quantile": ex.adl.quantile(acct.id, pos.symbol) if size else 0,
         "auto_add_margin": pos.auto_add,
     }
 
 
-def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> list[dict[str, Any]] | None:
+def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> list[PositionView] | None:
     """Views of the account's positions with a size or settings (every symbol when none is given)."""
     acct = ex.accounts.get(account)
     if acct is None:
@@ -114,7 +233,7 @@ def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> lis
     return [position_view(ex, acct, p) for s, p in acct.positions.items() if symbol is None or s == symbol]
 
 
-def order_view(order: Order) -> dict[str, Any]:
+def order_view(order: Order) -> OrderView:
     """An open order (resting or untriggered)."""
     untriggered = order.order_type in TRIGGER_TYPES
     filled = order.filled
@@ -135,7 +254,7 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def open_orders_view(ex: Exchange, account: int, symbol: str | None = None) -> list[dict[str, Any]] | None:
+def open_orders_view(ex: Exchange, account: int, symbol: str | None = None) -> list[OrderView] | None:
     acct = ex.accounts.get(account)
     if acct is None:
         return None
@@ -147,13 +266,13 @@ def open_order(ex: Exchange, account: int, order_id: int) -> Order | None:
     return acct.orders.get(order_id) if acct is not None else None
 
 
-def book_view(ex: Exchange, symbol: str, depth: int | None = None) -> dict[str, Any]:
+def book_view(ex: Exchange, symbol: str, depth: int | None = None) -> BookView:
     """Aggregated levels, best first: bids and asks as [[price_ticks, qty_lots], ...]."""
     book = ex.books[symbol]
     return {"symbol": symbol, "bids": book.depth(1, depth), "asks": book.depth(-1, depth)}
 
 
-def instrument_view(ex: Exchange, symbol: str) -> dict[str, Any]:
+def instrument_view(ex: Exchange, symbol: str) -> InstrumentView:
     inst = ex.instruments[symbol]
     return {
         "symbol": symbol,
@@ -177,7 +296,7 @@ def instrument_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     }
 
 
-def ticker_view(ex: Exchange, symbol: str) -> dict[str, Any]:
+def ticker_view(ex: Exchange, symbol: str) -> TickerView:
     """Index, mark, last, best bid/ask (0 when none) and funding of one symbol."""
     m = ex.markets[symbol]
     book = ex.books[symbol]
@@ -193,14 +312,14 @@ def ticker_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     }
 
 
-def funding_view(ex: Exchange, symbol: str) -> dict[str, Any]:
+def funding_view(ex: Exchange, symbol: str) -> FundingView:
     """Last settled funding rate, the current premium index and the next settlement time."""
     m = ex.markets[symbol]
     inst = ex.instruments[symbol]
     return {
         "symbol": symbol,
         "funding_rate_e8": m.funding_rate,
-        "premium_index_e8": ex.premium_index_e8(symbol),
+        "premium_index_e8": ex.pricing.premium_index_e8(symbol),
         "interest_rate_e8": inst.interest_e8,
         "next_funding_ts_ns": m.next_funding_ts,
         "funding_interval_ns": inst.funding_interval_ns,
@@ -209,8 +328,8 @@ def funding_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     }
 
 
-def insurance_view(ex: Exchange) -> dict[str, Any]:
-    positions = [{"symbol": p.symbol, "size_lots": p.size, "cost_cash": p.cost}
+def insurance_view(ex: Exchange) -> InsuranceView:
+    positions: list[FundPositionView] = [{"symbol": p.symbol, "size_lots": p.size, "cost_cash": p.cost}
                  for p in ex.fund.positions.values() if p.size]
     return {"balance_cash": ex.insurance_fund, "seed_cash": ex.insurance_seed,
             "fees_collected_cash": ex.fees_collected, "positions": positions}

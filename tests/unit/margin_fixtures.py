@@ -21,6 +21,7 @@ from exchange.core.commands import (
 from exchange.core.engine import Exchange
 from exchange.core.instruments import Instrument, instrument_from_config
 from exchange.core.money import CASH_SCALE
+from exchange.core.rules import BINANCE, Venue
 
 USDT = CASH_SCALE
 
@@ -60,8 +61,9 @@ class Driver:
     """Applies commands with increasing seq (and a settable clock); after each, checks the invariants and
     that the events account for every wallet (`Ledger`)."""
 
-    def __init__(self, instruments: list[Instrument], insurance_usdt: int = 1_000_000, margin_checks: bool = True):
-        self.ex = Exchange(instruments, insurance_usdt * USDT, margin_checks)
+    def __init__(self, instruments: list[Instrument], insurance_usdt: int = 1_000_000, margin_checks: bool = True,
+                 venue: Venue = BINANCE):
+        self.ex = Exchange(instruments, insurance_usdt * USDT, margin_checks, venue)
         self.ledger = Ledger(self.ex)
         self.seq = 0
         self.ts = 1_000_000_000

@@ -1,0 +1,199 @@
+"""Account and admin commands: create, deposit, withdraw, leverage, margin mode, isolated margin,
+auto-add, trading halt, instrument parameters. Each validates everything before it changes anything."""
+
+from __future__ import annotations
+
+from .accounts import Account, Position
+from .commands import (
+    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, SetAutoAddMargin, SetInstrumentParam,
+    SetLeverage, SetMarginMode, SetTradingHalted, Withdraw,
+)
+from .entry import OrderEntry
+from .errors import Reject, Rejection
+from .events import (
+    AccountCreated, AutoAddMarginSet, CommandRejected, Event, InstrumentChanged, LeverageSet, MarginModeSet,
+    TradingHalted,
+)
+from .instruments import Instrument, param_problem
+from .ledger import Ledger
+from .margin import initial_margin
+from .money import ceil_div
+from .risk import Risk
+from .state import State
+
+MAX_CASH = 10**18  # bound on any single cash amount in a command
+
+AccountCommand = CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
+
+
+def reject(events: list[Event], cmd: AccountCommand | SetInstrumentParam, code: Reject, message: str) -> None:
+    events.append(CommandRejected(getattr(cmd, "account", -1), type(cmd).__name__, code.value, message))
+
+
+class Admin:
+    """The commands that change accounts and rules, not orders."""
+
+    __slots__ = ("state", "ledger", "risk", "entry")
+
+    def __init__(self, state: State, ledger: Ledger, risk: Risk, entry: OrderEntry) -> None:
+        self.state = state
+        self.ledger = ledger
+        self.risk = risk
+        self.entry = entry
+
+    def _account_for(self, cmd: AccountCommand) -> Account:
+        acct = self.state.accounts.get(cmd.account)
+        if acct is None:
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
+        return acct
+
+    def _position_for(self, cmd: SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
+                      ) -> tuple[Account, Position, Instrument]:
+        acct = self._account_for(cmd)
+        inst = self.state.instruments.get(cmd.symbol)
+        if inst is None:
+            raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        return acct, acct.positions[cmd.symbol], inst
+
+    @staticmethod
+    def _amount(cmd: Deposit | Withdraw) -> int:
+        amount = cmd.amount_cash
+        if type(amount) is not int or amount <= 0 or amount > MAX_CASH:
+            raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be an int in [1, {MAX_CASH}] cash units")
+        return amount
+
+    def create_account(self, cmd: CreateAccount, events: list[Event]) -> None:
+        """Validate the id and the deposit first: a rejected creation creates and credits nothing."""
+        accounts = self.state.accounts
+        if type(cmd.account) is not int or cmd.account < 0:
+            return reject(events, cmd, Reject.INVALID_PARAMETER, f"account id {cmd.account!r} must be an int >= 0")
+        if cmd.account in accounts:
+            return reject(events, cmd, Reject.ACCOUNT_EXISTS, f"account {cmd.account} exists")
+        deposit = cmd.deposit_cash
+        if type(deposit) is not int or not 0 <= deposit <= MAX_CASH:
+            return reject(events, cmd, Reject.INVALID_AMOUNT,
+                          f"deposit {deposit!r} must be an int in [0, {MAX_CASH}] cash units")
+        acct = accounts[cmd.account] = Account(cmd.account, self.state.instruments)
+        events.append(AccountCreated(cmd.account))
+        if deposit:
+            self.ledger.deposit(acct, deposit, events)
+
+    def deposit(self, cmd: Deposit, events: list[Event]) -> None:
+        try:
+            acct, amount = self._account_for(cmd), self._amount(cmd)
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        self.ledger.deposit(acct, amount, events)
+
+    def withdraw(self, cmd: Withdraw, events: list[Event]) -> None:
+        try:
+            acct, amount = self._account_for(cmd), self._amount(cmd)
+            free = self.risk.free_balance(acct)
+            if amount > free:
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"withdrawal of {amount} exceeds the free balance {free}")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        self.ledger.withdraw(acct, amount, events)
+
+    def set_leverage(self, cmd: SetLeverage, events: list[Event]) -> None:
+        """A new leverage must fit the position's tier and, when lower, leave margin for the position and
+        for the open orders' reservations, which are re-reserved at it (scaled up)."""
+        risk = self.risk
+        try:
+            acct, pos, inst = self._position_for(cmd)
+            lev = cmd.leverage
+            if type(lev) is not int or lev < 1 or lev > inst.max_leverage:
+                raise Rejection(Reject.INVALID_LEVERAGE, f"leverage {lev!r} is outside [1, {inst.max_leverage}]")
+            notional_cash = risk.notional(pos)
+            tier = risk.tier(pos, notional_cash)
+            if lev > tier.max_leverage:
+                raise Rejection(Reject.INVALID_LEVERAGE, f"leverage {lev} exceeds {tier.max_leverage}, the maximum "
+                                f"for a position of notional {notional_cash}")
+            need = 0
+            if pos.size and lev < pos.leverage:
+                need = initial_margin(notional_cash, lev) - initial_margin(notional_cash, pos.leverage)
+                have = (pos.isolated_wallet + risk.upnl(pos) - risk.im(pos)) if pos.isolated else risk.available(acct)
+                if need > have:
+                    raise Rejection(Reject.INSUFFICIENT_MARGIN, f"leverage {lev} needs {need} more margin; {have} available")
+            lower = lev < pos.leverage
+            orders = [o for o in acct.orders.values() if lower and o.symbol == cmd.symbol and o.reserve]
+            extra = sum(ceil_div(o.reserve * pos.leverage, lev) - o.reserve for o in orders)
+            avail = risk.free_balance(acct) if pos.isolated else risk.available(acct) - need
+            if extra > avail:
+                raise Rejection(Reject.INSUFFICIENT_MARGIN, f"leverage {lev} needs {extra} more margin for the open "
+                                f"orders; {avail} available")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        for o in orders:
+            reserve = ceil_div(o.reserve * pos.leverage, lev)
+            acct.order_margin += reserve - o.reserve
+            o.reserve = reserve
+        pos.leverage = lev
+        self.state.changed[acct.id] = None
+        events.append(LeverageSet(acct.id, cmd.symbol, lev))
+
+    def set_margin_mode(self, cmd: SetMarginMode, events: list[Event]) -> None:
+        try:
+            acct, pos, _ = self._position_for(cmd)
+            if cmd.mode not in MARGIN_MODES:
+                raise Rejection(Reject.INVALID_MARGIN_MODE, f"margin mode {cmd.mode!r} is not one of {MARGIN_MODES}")
+            if pos.size or pos.open_orders:
+                raise Rejection(Reject.MARGIN_MODE_LOCKED, f"margin mode of {cmd.symbol} cannot change with "
+                                f"position {pos.size} and {pos.open_orders} open orders")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        pos.mode = cmd.mode
+        events.append(MarginModeSet(acct.id, cmd.symbol, cmd.mode))
+
+    def adjust_isolated(self, cmd: AdjustIsolatedMargin, events: list[Event]) -> None:
+        """Add margin from the free balance, or remove what leaves the position at its initial margin and
+        no resting close beyond its new bankruptcy price."""
+        risk = self.risk
+        try:
+            acct, pos, inst = self._position_for(cmd)
+            amount = cmd.amount_cash
+            if type(amount) is not int or amount == 0 or abs(amount) > MAX_CASH:
+                raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be a non-zero int within {MAX_CASH}")
+            if not pos.isolated:
+                raise Rejection(Reject.NOT_ISOLATED, f"{cmd.symbol} is not in isolated margin mode")
+            if not pos.size:
+                raise Rejection(Reject.NO_POSITION, f"no isolated position in {cmd.symbol}")
+            if amount > 0 and amount > risk.free_balance(acct):
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"adding {amount} exceeds the free balance {risk.free_balance(acct)}")
+            removable = pos.isolated_wallet + min(0, risk.upnl(pos)) - risk.im(pos)
+            if amount < 0 and -amount > removable:
+                raise Rejection(Reject.INSUFFICIENT_MARGIN, f"removing {-amount} would leave the position below its "
+                                f"initial margin: at most {max(0, removable)} can be removed")
+            for order in acct.orders.values() if amount < 0 else ():
+                if order.symbol == cmd.symbol and order.order_type == LIMIT:
+                    self.entry.closing_limit(acct, pos, inst, order.side, order.price, False, pos.isolated_wallet + amount)
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        self.ledger.to_box(acct, pos, amount, "USER", events)
+        self.state.changed[acct.id] = None
+
+    def set_auto_add(self, cmd: SetAutoAddMargin, events: list[Event]) -> None:
+        try:
+            acct, pos, _ = self._position_for(cmd)
+            if type(cmd.enabled) is not bool:
+                raise Rejection(Reject.INVALID_PARAMETER, f"enabled must be a bool, not {cmd.enabled!r}")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        pos.auto_add = cmd.enabled
+        self.state.changed[acct.id] = None
+        events.append(AutoAddMarginSet(acct.id, cmd.symbol, cmd.enabled))
+
+    def set_halted(self, cmd: SetTradingHalted, events: list[Event]) -> None:
+        self.state.halted = bool(cmd.halted)
+        events.append(TradingHalted(self.state.halted))
+
+    def set_instrument_param(self, cmd: SetInstrumentParam, events: list[Event]) -> None:
+        instruments = self.state.instruments
+        inst = instruments.get(cmd.symbol)
+        if inst is None:
+            return reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        problem = param_problem(cmd.name, cmd.value) if type(cmd.name) is str else f"name {cmd.name!r} is not a str"
+        if problem:
+            return reject(events, cmd, Reject.INVALID_PARAMETER, problem)
+        instruments[cmd.symbol] = inst.with_changes(**{cmd.name: cmd.value})
+        events.append(InstrumentChanged(cmd.symbol, cmd.name, cmd.value))
