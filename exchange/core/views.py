@@ -8,7 +8,7 @@ state; decimal strings are made at the wire layer.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from .accounts import Account, Position
 from .book import Order
@@ -17,132 +17,7 @@ from .margin import as_fraction, bankruptcy_price
 from .money import PPM, ceil_div
 
 if TYPE_CHECKING:
-    from decimal import Decimal
-
     from .engine import Exchange
-
-
-class AccountView(TypedDict):
-    account: int
-    wallet_cash: int
-    cross_wallet_cash: int
-    isolated_wallet_cash: int
-    unrealized_pnl_cash: int
-    cross_unrealized_pnl_cash: int
-    margin_balance_cash: int
-    maint_margin_cash: int
-    initial_margin_cash: int
-    order_margin_cash: int
-    available_cash: int
-    free_cash: int
-    margin_ratio_ppm: int | None
-    deposited_cash: int
-    withdrawn_cash: int
-
-
-class PositionView(TypedDict):
-    symbol: str
-    size_lots: int
-    mode: str
-    leverage: int
-    entry_price_ticks: Fraction | None
-    mark_price_ticks: int
-    notional_cash: int
-    unrealized_pnl_cash: int
-    realized_pnl_cash: int
-    isolated_wallet_cash: int
-    initial_margin_cash: int
-    maint_margin_cash: int
-    liquidation_price_ticks: Fraction | None
-    bankruptcy_price_ticks: Fraction | None
-    margin_ratio_ppm: int | None
-    adl_quantile: int
-    auto_add_margin: bool
-
-
-class OrderView(TypedDict):
-    order_id: int
-    client_order_id: str
-    symbol: str
-    side: int
-    type: str
-    price_ticks: int
-    stop_price_ticks: int
-    qty_lots: int
-    filled_lots: int
-    remaining_lots: int
-    tif: str
-    reduce_only: bool
-    status: str
-
-
-class BookView(TypedDict):
-    symbol: str
-    bids: list[tuple[int, int]]
-    asks: list[tuple[int, int]]
-
-
-class BracketView(TypedDict):
-    floor_cash: int
-    cap_cash: int
-    max_leverage: int
-    mmr_ppm: int
-    cum_cash: int
-
-
-class InstrumentView(TypedDict):
-    symbol: str
-    tick_size: Decimal
-    lot_step: Decimal
-    min_qty_lots: int
-    max_qty_lots: int
-    market_max_qty_lots: int
-    min_notional_cash: int
-    min_price_ticks: int
-    max_price_ticks: int
-    price_band_ppm: int
-    max_open_orders: int
-    maker_fee_ppm: int
-    taker_fee_ppm: int
-    liquidation_fee_ppm: int
-    max_leverage: int
-    funding_interval_ns: int
-    brackets: list[BracketView]
-
-
-class TickerView(TypedDict):
-    symbol: str
-    index_price_ticks: int
-    mark_price_ticks: int
-    last_price_ticks: int
-    best_bid_ticks: int
-    best_ask_ticks: int
-    funding_rate_e8: int
-    next_funding_ts_ns: int
-
-
-class FundingView(TypedDict):
-    symbol: str
-    funding_rate_e8: int
-    premium_index_e8: int
-    interest_rate_e8: int
-    next_funding_ts_ns: int
-    funding_interval_ns: int
-    mark_price_ticks: int
-    index_price_ticks: int
-
-
-class FundPositionView(TypedDict):
-    symbol: str
-    size_lots: int
-    cost_cash: int
-
-
-class InsuranceView(TypedDict):
-    balance_cash: int
-    seed_cash: int
-    fees_collected_cash: int
-    positions: list[FundPositionView]
 
 
 def ratio_ppm(mm_ppm: int, margin_balance: int) -> int | None:
@@ -150,7 +25,7 @@ def ratio_ppm(mm_ppm: int, margin_balance: int) -> int | None:
     return mm_ppm // margin_balance if margin_balance > 0 else None
 
 
-def account_view(ex: Exchange, account: int) -> AccountView | None:
+def account_view(ex: Exchange, account: int) -> dict[str, Any] | None:
     """Balances and the cross margin ratio of one account, or None if it does not exist."""
     acct = ex.accounts.get(account)
     if acct is None:
@@ -182,7 +57,7 @@ def account_view(ex: Exchange, account: int) -> AccountView | None:
     }
 
 
-def position_view(ex: Exchange, acct: Account, pos: Position) -> PositionView:
+def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
     """Size, entry, mark, PnL, liquidation and bankruptcy prices, margin ratio and ADL quantile."""
     risk = ex.risk
     inst = ex.instruments[pos.symbol]
@@ -225,7 +100,7 @@ def position_view(ex: Exchange, acct: Account, pos: Position) -> PositionView:
     }
 
 
-def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> list[PositionView] | None:
+def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> list[dict[str, Any]] | None:
     """Views of the account's positions with a size or settings (every symbol when none is given)."""
     acct = ex.accounts.get(account)
     if acct is None:
@@ -233,7 +108,7 @@ def positions_view(ex: Exchange, account: int, symbol: str | None = None) -> lis
     return [position_view(ex, acct, p) for s, p in acct.positions.items() if symbol is None or s == symbol]
 
 
-def order_view(order: Order) -> OrderView:
+def order_view(order: Order) -> dict[str, Any]:
     """An open order (resting or untriggered)."""
     untriggered = order.order_type in TRIGGER_TYPES
     filled = order.filled
@@ -254,7 +129,7 @@ def order_view(order: Order) -> OrderView:
     }
 
 
-def open_orders_view(ex: Exchange, account: int, symbol: str | None = None) -> list[OrderView] | None:
+def open_orders_view(ex: Exchange, account: int, symbol: str | None = None) -> list[dict[str, Any]] | None:
     acct = ex.accounts.get(account)
     if acct is None:
         return None
@@ -266,13 +141,13 @@ def open_order(ex: Exchange, account: int, order_id: int) -> Order | None:
     return acct.orders.get(order_id) if acct is not None else None
 
 
-def book_view(ex: Exchange, symbol: str, depth: int | None = None) -> BookView:
+def book_view(ex: Exchange, symbol: str, depth: int | None = None) -> dict[str, Any]:
     """Aggregated levels, best first: bids and asks as [[price_ticks, qty_lots], ...]."""
     book = ex.books[symbol]
     return {"symbol": symbol, "bids": book.depth(1, depth), "asks": book.depth(-1, depth)}
 
 
-def instrument_view(ex: Exchange, symbol: str) -> InstrumentView:
+def instrument_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     inst = ex.instruments[symbol]
     return {
         "symbol": symbol,
@@ -296,7 +171,7 @@ def instrument_view(ex: Exchange, symbol: str) -> InstrumentView:
     }
 
 
-def ticker_view(ex: Exchange, symbol: str) -> TickerView:
+def ticker_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     """Index, mark, last, best bid/ask (0 when none) and funding of one symbol."""
     m = ex.markets[symbol]
     book = ex.books[symbol]
@@ -312,7 +187,7 @@ def ticker_view(ex: Exchange, symbol: str) -> TickerView:
     }
 
 
-def funding_view(ex: Exchange, symbol: str) -> FundingView:
+def funding_view(ex: Exchange, symbol: str) -> dict[str, Any]:
     """Last settled funding rate, the current premium index and the next settlement time."""
     m = ex.markets[symbol]
     inst = ex.instruments[symbol]
@@ -328,8 +203,8 @@ def funding_view(ex: Exchange, symbol: str) -> FundingView:
     }
 
 
-def insurance_view(ex: Exchange) -> InsuranceView:
-    positions: list[FundPositionView] = [{"symbol": p.symbol, "size_lots": p.size, "cost_cash": p.cost}
+def insurance_view(ex: Exchange) -> dict[str, Any]:
+    positions = [{"symbol": p.symbol, "size_lots": p.size, "cost_cash": p.cost}
                  for p in ex.fund.positions.values() if p.size]
     return {"balance_cash": ex.insurance_fund, "seed_cash": ex.insurance_seed,
             "fees_collected_cash": ex.fees_collected, "positions": positions}

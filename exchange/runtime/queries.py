@@ -3,7 +3,7 @@ the server, run in the sequencer in order with the connection's commands, never 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core import views
 from ..wire import schema
@@ -11,7 +11,18 @@ from ..wire.codec import Encoded, encode
 from ..wire.schema import WireError, param, symbol_field, to_wire
 
 if TYPE_CHECKING:
-    from .server import Server
+    from ..core import Exchange
+    from .clock import Clock
+    from .hub import Hub
+
+
+class Server(Protocol):
+    """What a query reads of the gateway server (server.py; a Protocol, so this module needs no import of it)."""
+
+    ex: Exchange
+    hub: Hub
+    clock: Clock
+    book_answers: dict[tuple[str, int | None], tuple[int, Encoded]]
 
 
 def q_account(server: Server, account: int, msg: dict) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..wire.codec import Decoder, Encoded, FrameError, encode, encode_result
 from ..wire.schema import WireError, parse_request
@@ -27,12 +27,42 @@ from .fair import FairOrder
 from .limits import TokenBucket
 
 if TYPE_CHECKING:
-    from .server import Server
+    from .faults import FaultLog
+    from .limits import Limits
 
 READ_BYTES = 16 * 1024
 PER_VISIT = 16  # requests of a connection handled each time its turn in the round comes
 LINGER_S = 1.0
 _read_buffer = memoryview(bytearray(READ_BYTES))  # shared: the loop fills it and hands it over at once
+
+
+class Writer(Protocol):
+    """What a session needs of the sequencer (sequencer.py): where to report a fault, where to say it has
+    bytes to flush."""
+
+    dirty: list[Any]
+    fault: FaultLog
+
+
+class Server(Protocol):
+    """What a session needs of the gateway server (server.py; Protocols, so this module imports neither)."""
+
+    limits: Limits
+    inbox: Inbox
+    unsent: int
+
+    @property
+    def sequencer(self) -> Writer: ...
+
+    def connected(self, session: Session) -> bool: ...
+
+    def disconnected(self, session: Session, admitted: bool) -> None: ...
+
+    def handle(self, session: Session, op: str, rid: int, msg: dict[str, Any]) -> None: ...
+
+    def shed(self) -> None: ...
+
+    def dropped(self, session: Session, reason: str) -> None: ...
 
 
 class Inbox:

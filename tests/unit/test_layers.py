@@ -1,7 +1,8 @@
-"""The package layers point one way: core <- wire, persistence <- sim <- runtime <- clients, bench.
+"""The package layers point one way: core <- wire, persistence <- sim <- runtime <- clients, bench; and
+no module imports itself through others (no import cycle, at any level).
 
 Every import statement of every module (module level, inside functions and under TYPE_CHECKING alike)
-is read from the source with `ast`, so a layering violation fails here however it is written.
+is read from the source with `ast`, so a layering violation or a cycle fails here however it is written.
 """
 
 from __future__ import annotations
@@ -71,3 +72,58 @@ def test_each_layer_imports_only_the_layers_below_it():
             if other is not None and other != own and other not in ALLOWED[own]:
                 bad.append(f"{m} imports {target}")
     assert bad == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the modules of exchange/, clients/ and bench/ it imports (a name imported from a module
+    resolves to that module; importing a package is importing its __init__)."""
+    found = modules()
+    graph = {}
+    for m, path in found.items():
+        targets = set()
+        for t in imported(m, path):
+            parts = t.split(".")
+            while parts and ".".join(parts) not in found:
+                parts.pop()
+            if parts and ".".join(parts) != m:
+                targets.add(".".join(parts))
+        graph[m] = targets
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of the graph as a path [a, b, ..., a], or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_finds_cycles():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_the_module_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert {"exchange.core.engine", "exchange.runtime.server", "clients.sdk", "bench.book"} <= graph.keys()
+    assert find_cycle(graph) is None

@@ -22,7 +22,7 @@ import json
 import secrets
 from collections import deque
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...core import views
 from ...core.commands import BUY, SELL
@@ -47,7 +47,29 @@ from .history import INTERVALS_MIN, History, OrderUpdate, bucket_start, merge_ca
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from .api import Api
+    from ...core import Exchange
+    from ..sequencer import Sequencer
+
+
+class StreamOptions(Protocol):
+    @property
+    def listen_key_ttl_s(self) -> float: ...
+
+    @property
+    def ws_max_streams(self) -> int: ...
+
+
+class Api(Protocol):
+    """What the streams read of the HTTP API (api.py; a Protocol, so this module needs no import of it)."""
+
+    ex: Exchange
+    history: History
+    sequencer: Sequencer
+
+    @property
+    def options(self) -> StreamOptions: ...
+
+    def now_ms(self) -> int: ...
 
 TICK_MS = 100
 KLINE_MS = 250
