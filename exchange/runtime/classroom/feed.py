@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ...core import views
 from ...core.commands import BUY, SELL
@@ -28,8 +28,25 @@ from ..http.streams import Connection
 from .scoreboard import Liquidation, ranked, side_word
 
 if TYPE_CHECKING:
-    from .game import Game
-    from .roster import Student
+    from ...core import Exchange, Instrument
+    from ..http.api import Api
+    from .config import GameConfig
+    from .roster import Roster, Student
+    from .scoreboard import Scoreboard
+
+
+class Game(Protocol):
+    """What the feed reads of its game (game.py; a Protocol, so this module needs no import of it)."""
+
+    ex: Exchange
+    api: Api
+    cfg: GameConfig
+    instruments: dict[str, Instrument]
+    roster: Roster
+    board: Scoreboard
+
+    def status(self) -> dict[str, Any]: ...
+
 
 HISTORY_KEPT = 3600
 LIQUIDATIONS_KEPT = 100
