@@ -5,7 +5,7 @@ Four paths replay the whole stream, each on fresh state, interleaved CHUNK event
 bare Book, Exchange.apply, Exchange.apply with margin checks, then the next chunk), with the garbage
 collector off; the whole replay is repeated R times:
 - book.textbook: the reference, events/s;
-- book.bare: the core's Book driven through its public methods (crosses, match, add, cancel);
+- book.bare: the core's Book driven through its public methods (crosses, take, add, cancel);
 - book.apply: whole `Exchange.apply` commands (PlaceOrder, CancelOrder) with margin checks off;
 - book.apply_margin: the same with margin checks (pre-trade margin, reservations, risk re-indexing).
 Each ratio is the median over the repetitions of (textbook seconds / path seconds), both summed over
@@ -33,7 +33,7 @@ from bench.textbook import TextbookBook
 from bench.workload import CANCEL, LIMIT, Event, generate, read_csv
 from exchange.config import load_config
 from exchange.core import Exchange
-from exchange.core.book import NO_ASK, Book, Order
+from exchange.core.book import NO_ASK, Book
 from exchange.core.commands import BUY, MARKET, SELL, CancelOrder, CreateAccount, Deposit, Envelope, IndexPrice, PlaceOrder
 from exchange.core.events import Trade
 
@@ -65,30 +65,26 @@ def replay_textbook(book: TextbookBook, events: list[Event], fills: list) -> int
 
 
 def replay_bare(book: Book, events: list[Event], fills: list) -> int:
+    """The core's Book through its public methods; every fill accepted (`Book.take`)."""
     record = fills.append
-    add, cancel, match, crosses = book.add, book.cancel, book.match, book.crosses
-    taker = 0
-
-    def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
-        record((taker, maker.oid, price, qty))
-        return qty, 0
-
+    add, cancel, take, crosses = book.add, book.cancel, book.take, book.crosses
+    matched: list[tuple[int, int, int]] = []
     for kind, oid, side, price, qty in events:
         if kind == CANCEL:
             cancel(oid)
             continue
         s = BUY if side == 0 else SELL
-        taker = oid
         if kind == LIMIT:
-            order = Order(oid, oid % ACCOUNTS, s, price, qty, oid)
             if crosses(s, price):
-                match(order, price, fill)
-                if order.qty:
-                    add(order)
-            else:
-                add(order)
+                qty = take(s, qty, price, matched)
+            if qty:
+                add(oid, s, price, qty)
         else:
-            match(Order(oid, oid % ACCOUNTS, s, 0, qty, oid), NO_ASK - 1 if s == BUY else 1, fill)
+            take(s, qty, NO_ASK - 1 if s == BUY else 1, matched)
+        if matched:
+            for maker, p, q in matched:
+                record((oid, maker, p, q))
+            matched.clear()
     return 0
 
 

@@ -1,20 +1,29 @@
 """Price-time priority limit order book for one symbol, integer prices (ticks) and sizes (lots).
 
-Each price level is a FIFO deque; cancellation is lazy (the order's qty drops to 0 and it is skipped
-when reached), so cancel is O(1) and a level is compacted when dead entries outnumber live ones.
-Price levels are kept in a SortedList per side. Complexity: add O(log L) when it opens a level,
-else O(1); cancel O(1) (+ O(log L) when the level empties); match O(makers reached + emptied levels * log L).
+The book holds no order objects: each price level is a dict of order id -> remaining lots, in arrival
+order (a dict keeps insertion order, so it is the level's FIFO), with the level's total beside it; and
+`orders` maps each resting id to its signed price (+ bid, - ask). The prices of each side are a plain
+sorted list, touched only where a level opens or empties; the best price is its last element (asks are
+kept negated so that both sides pop their best level off the end). Complexity: add O(1), + O(L) when it
+opens a level (L levels on the side); cancel O(1), + O(L) when it empties one; match O(makers reached).
+
+Two ways to match: `take` when every fill is accepted (fills appended as (maker id, price, lots)), and
+`match` when the caller decides each fill as it happens (margin, self-trade prevention).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from bisect import insort
 from collections.abc import Callable
-
-from sortedcontainers import SortedList
 
 from .commands import BUY, STP_NONE
 
+NO_BID = 0
+NO_ASK = 1 << 62
+MAKER_OUT = 1  # fill() result flag: the maker's remainder leaves the book
+TAKER_OUT = 2  # fill() result flag: the match ends here
+FillFn = Callable[[int, int, int], tuple[int, int]]  # (maker id, lots offered, price) -> (lots settled, flags)
+Fill = tuple[int, int, int]  # (maker id, price ticks, lots)
 
 # oid, account, symbol, side, price, qty, orig qty, filled, type, tif, reduce-only, stp, client order id,
 # priority, reserve, stop price, working type, origin: the order's slots in order
@@ -22,7 +31,8 @@ OrderState = tuple[int, int, str, int, int, int, int, int, str, str, bool, str, 
 
 
 class Order:
-    """A live order. `qty` is the remaining quantity; `priority` orders time within a level."""
+    """An open order as its account sees it. `qty` is the remaining quantity (the book's copy of it is
+    kept equal while the order rests); `priority` orders time (triggers, amend)."""
 
     __slots__ = (
         "oid", "account", "symbol", "side", "price", "qty", "orig_qty", "filled", "order_type", "tif",
@@ -51,7 +61,7 @@ class Order:
         self.reserve = 0  # cash held against this order's initial margin
         self.stop_price = stop_price
         self.working_type = working_type
-        self.origin = origin  # user, liquidation
+        self.origin = origin  # user, liquidation, fund
 
     def state(self) -> OrderState:
         return (self.oid, self.account, self.symbol, self.side, self.price, self.qty, self.orig_qty,
@@ -61,42 +71,37 @@ class Order:
     @classmethod
     def from_state(cls, s: OrderState) -> Order:
         o = cls.__new__(cls)
-        for name, value in zip(cls.__slots__, s):
-            setattr(o, name, value)
+        (o.oid, o.account, o.symbol, o.side, o.price, o.qty, o.orig_qty, o.filled, o.order_type, o.tif,
+         o.reduce_only, o.stp, o.client_order_id, o.priority, o.reserve, o.stop_price, o.working_type,
+         o.origin) = s
         return o
 
 
 class Level:
-    __slots__ = ("total", "orders", "live")
+    """The orders resting at one price, first in first out, and their total."""
+
+    __slots__ = ("total", "queue")
 
     def __init__(self) -> None:
         self.total = 0
-        self.orders: deque[Order] = deque()
-        self.live = 0
-
-
-NO_BID = 0
-NO_ASK = 1 << 62
-MAKER_OUT = 1  # fill() result flag: the maker's remainder leaves the book
-TAKER_OUT = 2  # fill() result flag: the match ends here
-FillFn = Callable[["Order", int, int], tuple[int, int]]
+        self.queue: dict[int, int] = {}  # order id -> remaining lots, in arrival order
 
 
 class Book:
     """One symbol's resting orders. Knows nothing of accounts or margin: `match` asks its caller to settle
     each fill, and the caller decides (margin, reduce-only, self-trade prevention) how much may trade."""
 
-    __slots__ = ("symbol", "bids", "asks", "bid_prices", "ask_prices", "best_bid", "best_ask", "orders")
+    __slots__ = ("symbol", "bids", "asks", "bid_keys", "ask_keys", "best_bid", "best_ask", "orders")
 
     def __init__(self, symbol: str = "") -> None:
         self.symbol = symbol
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
-        self.bid_prices: SortedList[int] = SortedList()
-        self.ask_prices: SortedList[int] = SortedList()
+        self.bid_keys: list[int] = []  # bid prices, ascending: the best is the last
+        self.ask_keys: list[int] = []  # ask prices negated, ascending: the best is the last
         self.best_bid = NO_BID
         self.best_ask = NO_ASK
-        self.orders: dict[int, Order] = {}
+        self.orders: dict[int, int] = {}  # resting order id -> signed price (+ bid, - ask)
 
     # -- queries -------------------------------------------------------------------------------
     def crosses(self, side: int, price: int) -> bool:
@@ -106,26 +111,41 @@ class Book:
     def fillable(self, side: int, limit: int, qty: int) -> bool:
         """Is there at least `qty` resting at prices acceptable to a taker with this limit?"""
         if side == BUY:
-            levels, prices = self.asks, self.ask_prices.irange(maximum=limit)
+            levels, keys, sign = self.asks, self.ask_keys, -1
         else:
-            levels, prices = self.bids, self.bid_prices.irange(minimum=limit, reverse=True)
-        for p in prices:
-            qty -= levels[p].total
+            levels, keys, sign = self.bids, self.bid_keys, 1
+        for key in reversed(keys):
+            price = sign * key
+            if (price > limit) if side == BUY else (price < limit):
+                return False
+            qty -= levels[price].total
             if qty <= 0:
                 return True
         return False
 
     def depth(self, side: int, n: int | None = None) -> list[tuple[int, int]]:
-        """[(price, qty)] best first, at most n levels."""
+        """[(price, qty)] of the `side` levels, best first, at most n levels."""
         if side == BUY:
-            count = len(self.bid_prices)
-            start = 0 if n is None else max(0, count - n)
-            return [(p, self.bids[p].total) for p in self.bid_prices.islice(start, count, reverse=True)]
-        return [(p, self.asks[p].total) for p in self.ask_prices.islice(0, n)]
+            levels, keys, sign = self.bids, self.bid_keys, 1
+        else:
+            levels, keys, sign = self.asks, self.ask_keys, -1
+        best_first = reversed(keys) if n is None else reversed(keys[-n:] if n > 0 else [])
+        return [(sign * k, levels[sign * k].total) for k in best_first]
 
     def level_qty(self, side: int, price: int) -> int:
         level = (self.bids if side == BUY else self.asks).get(price)
         return level.total if level else 0
+
+    def queue(self, side: int, price: int) -> list[tuple[int, int]]:
+        """[(order id, lots)] resting at one price, first in line first."""
+        level = (self.bids if side == BUY else self.asks).get(price)
+        return list(level.queue.items()) if level else []
+
+    def resting(self, side: int) -> list[tuple[int, list[int]]]:
+        """[(price, [order ids, first in line first])] of the `side` levels, in ascending price."""
+        if side == BUY:
+            return [(p, list(self.bids[p].queue)) for p in self.bid_keys]
+        return [(-k, list(self.asks[-k].queue)) for k in reversed(self.ask_keys)]
 
     def has_bid(self) -> bool:
         return self.best_bid != NO_BID
@@ -134,130 +154,165 @@ class Book:
         return self.best_ask != NO_ASK
 
     # -- mutation ------------------------------------------------------------------------------
-    def add(self, order: Order) -> None:
+    def add(self, oid: int, side: int, price: int, qty: int) -> None:
         """Rest an order that does not cross (the caller has matched it first)."""
-        price = order.price
-        if order.side == BUY:
+        if side == BUY:
             level = self.bids.get(price)
             if level is None:
                 level = self.bids[price] = Level()
-                self.bid_prices.add(price)
+                insort(self.bid_keys, price)
                 if price > self.best_bid:
                     self.best_bid = price
+            self.orders[oid] = price
         else:
             level = self.asks.get(price)
             if level is None:
                 level = self.asks[price] = Level()
-                self.ask_prices.add(price)
+                insort(self.ask_keys, -price)
                 if price < self.best_ask:
                     self.best_ask = price
-        level.orders.append(order)
-        level.total += order.qty
-        level.live += 1
-        self.orders[order.oid] = order
+            self.orders[oid] = -price
+        level.queue[oid] = qty
+        level.total += qty
 
-    def cancel(self, oid: int) -> Order | None:
-        """Remove a resting order (its qty becomes 0; remaining = orig_qty - filled), or None if unknown."""
-        order = self.orders.pop(oid, None)
-        if order is None:
+    def cancel(self, oid: int) -> int | None:
+        """Remove a resting order; returns its remaining lots, or None if it is not in the book."""
+        signed = self.orders.pop(oid, None)
+        if signed is None:
             return None
-        level = (self.bids if order.side == BUY else self.asks)[order.price]
-        level.total -= order.qty
-        level.live -= 1
-        order.qty = 0
-        if level.live == 0:
-            self._drop_level(order.side, order.price)
-        elif len(level.orders) > 2 * level.live + 16:
-            level.orders = deque(o for o in level.orders if o.qty)
-        return order
+        if signed > 0:
+            level = self.bids[signed]
+            qty = level.queue.pop(oid)
+            level.total -= qty
+            if not level.queue:
+                del self.bids[signed]
+                keys = self.bid_keys
+                keys.remove(signed)
+                self.best_bid = keys[-1] if keys else NO_BID
+        else:
+            level = self.asks[-signed]
+            qty = level.queue.pop(oid)
+            level.total -= qty
+            if not level.queue:
+                del self.asks[-signed]
+                keys = self.ask_keys
+                keys.remove(signed)
+                self.best_ask = -keys[-1] if keys else NO_ASK
+        return qty
 
     def reduce(self, oid: int, new_qty: int) -> None:
-        """Lower a resting order's remaining qty (0 < new_qty < qty) in place, keeping its priority."""
-        order = self.orders[oid]
-        level = (self.bids if order.side == BUY else self.asks)[order.price]
-        level.total -= order.qty - new_qty
-        order.orig_qty -= order.qty - new_qty
-        order.qty = new_qty
+        """Lower a resting order's remaining lots (0 < new_qty < lots) in place, keeping its priority."""
+        signed = self.orders[oid]
+        level = self.bids[signed] if signed > 0 else self.asks[-signed]
+        level.total -= level.queue[oid] - new_qty
+        level.queue[oid] = new_qty
 
-    def _drop_level(self, side: int, price: int) -> None:
-        if side == BUY:
-            del self.bids[price]
-            self.bid_prices.remove(price)
-            if price == self.best_bid:
-                self.best_bid = self.bid_prices[-1] if self.bid_prices else NO_BID
-        else:
-            del self.asks[price]
-            self.ask_prices.remove(price)
-            if price == self.best_ask:
-                self.best_ask = self.ask_prices[0] if self.ask_prices else NO_ASK
-
-    def match(self, taker: Order, limit: int, fill: FillFn) -> bool:
-        """Match `taker` against the opposite side up to price `limit` (>= 1), in price-time priority.
-
-        For each maker reached, `fill(maker, qty, price)` (qty: the smaller of the two remainders, the
-        quantities not yet reduced) settles n <= qty lots and returns (n, out). Both orders then lose n
-        lots; `out & MAKER_OUT` takes the maker's remainder off the book (the caller has cancelled it)
-        and `out & TAKER_OUT` ends the match. A return of n < qty must set one of the two. Returns
-        whether the match was ended by TAKER_OUT. O(makers reached + emptied levels x log L).
-        """
+    def take(self, side: int, qty: int, limit: int, fills: list[Fill]) -> int:
+        """Match a taker of `qty` lots on `side` up to price `limit`, every fill accepted: each is appended
+        to `fills` as (maker id, price, lots), filled makers leave the book. Returns the lots left.
+        O(makers reached)."""
         orders = self.orders
-        buy = taker.side == BUY
-        if buy:
-            levels, prices, best = self.asks, self.ask_prices, self.best_ask
+        if side == BUY:
+            levels, keys, sign = self.asks, self.ask_keys, -1
         else:
-            levels, prices, best = self.bids, self.bid_prices, self.best_bid
+            levels, keys, sign = self.bids, self.bid_keys, 1
+        while qty and keys:
+            price = sign * keys[-1]
+            if (price > limit) if side == BUY else (price < limit):
+                break
+            level = levels[price]
+            queue = level.queue
+            done = []
+            taken = 0
+            for oid, mqty in queue.items():
+                if mqty > qty:
+                    queue[oid] = mqty - qty
+                    fills.append((oid, price, qty))
+                    taken += qty
+                    qty = 0
+                    break
+                fills.append((oid, price, mqty))
+                done.append(oid)
+                taken += mqty
+                qty -= mqty
+                if not qty:
+                    break
+            for oid in done:
+                del queue[oid]
+                del orders[oid]
+            level.total -= taken
+            if not queue:
+                del levels[price]
+                keys.pop()
+        if side == BUY:
+            self.best_ask = -keys[-1] if keys else NO_ASK
+        else:
+            self.best_bid = keys[-1] if keys else NO_BID
+        return qty
+
+    def match(self, side: int, qty: int, limit: int, fill: FillFn) -> tuple[int, bool]:
+        """Match a taker of `qty` lots on `side` up to price `limit`, in price-time priority, the caller
+        deciding each fill: for each maker reached, `fill(maker id, lots, price)` (lots: the smaller of
+        the two remainders) settles n <= lots and returns (n, flags). Both lose n lots; `flags &
+        MAKER_OUT` takes the maker's remainder off the book (the caller has cancelled it) and `flags &
+        TAKER_OUT` ends the match. A return of n < lots must set one of the two. Returns (lots left,
+        whether TAKER_OUT ended it). The callback must not change the book. O(makers reached)."""
+        orders = self.orders
+        if side == BUY:
+            levels, keys, sign = self.asks, self.ask_keys, -1
+        else:
+            levels, keys, sign = self.bids, self.bid_keys, 1
         stopped = False
-        while taker.qty and (best <= limit if buy else best >= limit):
-            level = levels[best]
-            queue = level.orders
-            while taker.qty and queue:
-                maker = queue[0]
-                mqty = maker.qty
-                if not mqty:
-                    queue.popleft()
-                    continue
-                n, out = fill(maker, taker.qty if taker.qty < mqty else mqty, best)
-                if n:
-                    taker.qty -= n
-                    taker.filled += n
-                    maker.filled += n
-                    maker.qty = mqty = mqty - n
-                    level.total -= n
-                if not mqty or out & MAKER_OUT:
-                    queue.popleft()
-                    level.total -= mqty
-                    level.live -= 1
-                    maker.qty = 0
-                    del orders[maker.oid]
+        while qty and keys:
+            price = sign * keys[-1]
+            if (price > limit) if side == BUY else (price < limit):
+                break
+            level = levels[price]
+            queue = level.queue
+            done = []
+            for oid, mqty in queue.items():
+                n, out = fill(oid, qty if qty < mqty else mqty, price)
+                qty -= n
+                level.total -= n
+                if n == mqty or out & MAKER_OUT:
+                    level.total -= mqty - n
+                    done.append(oid)
+                else:
+                    queue[oid] = mqty - n
                 if out & TAKER_OUT:
                     stopped = True
                     break
-            if not level.live:
-                del levels[best]
-                prices.remove(best)
-                if buy:
-                    best = self.best_ask = prices[0] if prices else NO_ASK
-                else:
-                    best = self.best_bid = prices[-1] if prices else NO_BID
+                if not qty:
+                    break
+            for oid in done:
+                del queue[oid]
+                del orders[oid]
+            if not queue:
+                del levels[price]
+                keys.pop()
             if stopped:
                 break
-        return stopped
+        if side == BUY:
+            self.best_ask = -keys[-1] if keys else NO_ASK
+        else:
+            self.best_bid = keys[-1] if keys else NO_BID
+        return qty, stopped
 
     # -- invariants ----------------------------------------------------------------------------
     def check_invariants(self) -> None:
+        """Not crossed; each side's sorted prices are exactly its non-empty levels; every level's total is
+        the sum of its queue; `orders` names every queued order once, at its level."""
         assert self.best_bid < self.best_ask, f"book crossed: bid {self.best_bid} >= ask {self.best_ask}"
-        for side, levels, prices in ((BUY, self.bids, self.bid_prices), (-1, self.asks, self.ask_prices)):
-            assert list(prices) == sorted(levels), "price index out of sync with levels"
+        assert self.bid_keys == sorted(self.bids), "bid prices out of sync with the levels"
+        assert self.ask_keys == sorted(-p for p in self.asks), "ask prices out of sync with the levels"
+        queued = 0
+        for sign, levels in ((1, self.bids), (-1, self.asks)):
             for price, level in levels.items():
-                live = [o for o in level.orders if o.qty]
-                assert live, f"empty level {price} kept"
-                assert level.live == len(live), f"level {price} live count {level.live} != {len(live)}"
-                assert level.total == sum(o.qty for o in live), f"level {price} total out of sync"
-                pri = [o.priority for o in live]
-                assert pri == sorted(pri), f"level {price} not FIFO"
-                for o in live:
-                    assert o.side == side and o.price == price and self.orders.get(o.oid) is o
-        assert self.best_bid == (self.bid_prices[-1] if self.bid_prices else NO_BID)
-        assert self.best_ask == (self.ask_prices[0] if self.ask_prices else NO_ASK)
-        n_live = sum(lv.live for lv in self.bids.values()) + sum(lv.live for lv in self.asks.values())
-        assert n_live == len(self.orders), "order index out of sync"
+                assert level.queue, f"empty level {price} kept"
+                assert all(q > 0 for q in level.queue.values()), f"level {price} holds an order with no lots"
+                assert level.total == sum(level.queue.values()), f"level {price} total out of sync"
+                assert all(self.orders.get(oid) == sign * price for oid in level.queue), f"level {price} index"
+                queued += len(level.queue)
+        assert queued == len(self.orders), "order index out of sync"
+        assert self.best_bid == (self.bid_keys[-1] if self.bid_keys else NO_BID)
+        assert self.best_ask == (-self.ask_keys[-1] if self.ask_keys else NO_ASK)

@@ -92,7 +92,7 @@ class Exchange:
         self.watch = BreachWatch(state, risk)
         self.entry = entry = OrderEntry(state, markets, risk)
         self.settlement = settlement = Settlement(state, ledger, risk)
-        self.matching = matching = Matching(state, markets, risk, settlement)
+        self.matching = matching = Matching(state, self.books, markets, risk, settlement)
         self.trigger_book = Triggers(state)
         self.trading = trading = Trading(state, self.books, markets, risk, entry, matching, self.trigger_book, settlement)
         self.adl = adl = Deleverager(state, markets, risk, settlement, ledger, trading, venue.adl)
@@ -285,7 +285,7 @@ class Exchange:
     def from_snapshot(cls, snap: Snapshot, venue: Venue = BINANCE) -> Exchange:
         """Restore; ValueError for a snapshot of another version (replay the journal instead)."""
         ex = cls(instruments_of(snap), snap["cash"][0], snap["margin_checks"], venue)
-        restore(snap, ex.state, ex.ledger, ex.pricing, ex.books, ex.trigger_book, ex.watch)
+        restore(snap, ex.state, ex.ledger, ex.pricing, ex.matching, ex.trigger_book, ex.watch)
         return ex
 
     def state_hash(self) -> str:

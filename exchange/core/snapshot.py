@@ -10,10 +10,11 @@ from typing import Any
 from .accounts import Account, Position
 from .book import Book, Order
 from .breach import BreachWatch
-from .commands import TRIGGER_TYPES
+from .commands import BUY, SELL, TRIGGER_TYPES
 from .instruments import Bracket, Instrument
 from .ledger import Ledger
 from .market import Market
+from .matching import Matching
 from .pricing import Pricing
 from .state import State
 from .triggers import Triggers
@@ -47,8 +48,7 @@ def instrument_from_state(values: list[Any]) -> Instrument:
 
 
 def book_state(book: Book) -> list[list[tuple[int, list[int]]]]:
-    return [[(p, [o.oid for o in book.bids[p].orders if o.qty]) for p in book.bid_prices],
-            [(p, [o.oid for o in book.asks[p].orders if o.qty]) for p in book.ask_prices]]
+    return [book.resting(BUY), book.resting(SELL)]
 
 
 def capture(state: State, ledger: Ledger, markets: dict[str, Market], books: dict[str, Book],
@@ -82,7 +82,7 @@ def instruments_of(snap: Snapshot) -> list[Instrument]:
     return [instrument_from_state(v) for v in snap["instruments"]]
 
 
-def restore(snap: Snapshot, state: State, ledger: Ledger, pricing: Pricing, books: dict[str, Book],
+def restore(snap: Snapshot, state: State, ledger: Ledger, pricing: Pricing, matching: Matching,
             triggers: Triggers, watch: BreachWatch) -> None:
     """Fill freshly built components (of the snapshot's instruments) with the snapshot's state."""
     state.seq, state.ts_ns = snap["seq"], snap["ts_ns"]
@@ -106,11 +106,13 @@ def restore(snap: Snapshot, state: State, ledger: Ledger, pricing: Pricing, book
         if o.order_type in TRIGGER_TYPES:
             triggers.arm(o)
     for symbol, (bids, asks) in zip(state.instruments, snap["books"]):
-        book = books[symbol]
+        book = matching.books[symbol]
         for levels in (bids, asks):
             for _, oids in levels:
                 for oid in oids:
-                    book.add(by_id[oid])
+                    o = by_id[oid]
+                    book.add(oid, o.side, o.price, o.qty)
+                    matching.resting[oid] = o
     for ps in snap["fund_positions"]:
         pos = Position.from_state(state.fund.id, tuple(ps))
         state.fund.positions[pos.symbol] = pos

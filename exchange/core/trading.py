@@ -165,7 +165,7 @@ class Trading:
     def _shrink(self, acct: Account, order: Order, qty: int) -> None:
         """Lower a resting order's qty in place (keeps priority); its reserve shrinks in proportion."""
         self.risk.shrink(acct, order, qty)
-        self.books[order.symbol].reduce(order.oid, qty)
+        self.matching.shrink(order, qty)
 
     # -- cancel / amend ------------------------------------------------------------------------
     def cancel_open(self, order: Order, reason: str, events: list[Event]) -> None:
@@ -173,7 +173,7 @@ class Trading:
         if order.order_type in TRIGGER_TYPES:
             self.triggers.disarm(order)
         else:
-            self.books[order.symbol].cancel(order.oid)
+            self.matching.unrest(order)
         self.matching.forget(order, reason, events)
 
     def cancel_orders_of(self, acct: Account, reason: str, events: list[Event], symbol: str | None = None) -> None:
@@ -226,9 +226,8 @@ class Trading:
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, "", r.code.value, r.message))
             return
-        book.cancel(order.oid)
+        self.matching.unrest(order)
         self.risk.release(acct, pos, order)
-        order = Order.from_state(order.state())  # a new object: the cancelled one may still sit in its queue
         order.price = price
         order.qty = order.orig_qty = qty
         order.filled = 0
@@ -238,10 +237,15 @@ class Trading:
         self.after_trades(cmd.symbol, events)
 
     def check_invariants(self) -> None:
-        """Every open order that is not a conditional one rests in its book, and the books hold no other."""
+        """Every open order that is not a conditional one rests in its book, with its side, price and
+        remaining lots, and the books hold no other."""
+        resting = self.matching.resting
         for acct in self.state.accounts.values():
             for oid, order in acct.orders.items():
                 if order.order_type not in TRIGGER_TYPES:
-                    assert self.books[order.symbol].orders.get(oid) is order, f"open order {oid} is not in its book"
-        resting = sum(len(b.orders) for b in self.books.values())
-        assert resting == self.state.resting_orders(), "the books hold orders no account has"
+                    book = self.books[order.symbol]
+                    assert resting.get(oid) is order and book.orders.get(oid) == order.side * order.price, \
+                        f"open order {oid} is not in its book"
+                    assert (oid, order.qty) in book.queue(order.side, order.price), f"open order {oid}: lots differ"
+        assert len(resting) == sum(len(b.orders) for b in self.books.values()) == self.state.resting_orders(), \
+            "the books hold orders no account has"

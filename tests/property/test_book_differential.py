@@ -2,8 +2,8 @@
 
 Both see the same stream of limit adds (matched first, the rest rests), cancels, market orders and
 in-place reductions, with one deterministic caller deciding each fill as the engine would (fill all,
-part, none; take the maker out; stop the taker): fills, makers taken out, stops and the depth of both
-sides must agree after every step.
+part, none; take the maker out; stop the taker) through `Book.match`, or every fill accepted through
+`Book.take`: fills, makers taken out, stops and the depth of both sides must agree after every step.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.core.book import MAKER_OUT, NO_ASK, TAKER_OUT, Book, Order
+from exchange.core.book import MAKER_OUT, NO_ASK, TAKER_OUT, Book
 from exchange.core.commands import BUY, SELL
 
 POLICIES = (0, 1, 2)  # how often the caller refuses: never, sometimes, often
@@ -98,25 +98,33 @@ class Pair:
     def _taker(self, account, side, qty, limit, policy, rest):
         oid = self.next_id
         self.next_id += 1
-        taker = Order(oid, account, side, limit, qty, oid)
         fills, out_makers = [], []
 
-        def fill(maker: Order, n: int, price: int) -> tuple[int, int]:
-            n, out = decide(policy, oid, maker.oid, n)
+        def fill(maker: int, n: int, price: int) -> tuple[int, int]:
+            left = dict(self.fast.queue(-side, price))[maker]  # the maker's lots before this fill
+            n, out = decide(policy, oid, maker, n)
             if n:
-                fills.append((maker.oid, n, price))
-            if out & MAKER_OUT and maker.qty > n:
-                out_makers.append(maker.oid)
+                fills.append((maker, n, price))
+            if out & MAKER_OUT and left > n:
+                out_makers.append(maker)
             return n, out
 
-        stopped = self.fast.match(taker, limit, fill) if self.fast.crosses(side, limit) else False
-        got = (fills, out_makers, stopped, taker.qty)
+        if not policy and self.fast.crosses(side, limit):  # every fill accepted: the fast path
+            taken: list[tuple[int, int, int]] = []
+            left = self.fast.take(side, qty, limit, taken)
+            fills = [(m, n, p) for m, p, n in taken]
+            stopped = False
+        elif self.fast.crosses(side, limit):
+            left, stopped = self.fast.match(side, qty, limit, fill)
+        else:
+            left, stopped = qty, False
+        got = (fills, out_makers, stopped, left)
         want = self.ref.match(oid, side, qty, limit, policy)
         assert got == want, f"taker {oid}: fast {got} != reference {want}"
         self.live = [o for o in self.live if o in self.fast.orders]
-        if rest and taker.qty and not stopped:
-            self.fast.add(taker)
-            self.ref.add(oid, account, side, limit, taker.qty)
+        if rest and left and not stopped:
+            self.fast.add(oid, side, limit, left)
+            self.ref.add(oid, account, side, limit, left)
             self.live.append(oid)
 
     def limit(self, account, side, price, qty, policy=0):
@@ -134,7 +142,8 @@ class Pair:
         if not self.live:
             return
         oid = self.live[pick % len(self.live)]
-        qty = self.fast.orders[oid].qty
+        signed = self.fast.orders[oid]
+        qty = dict(self.fast.queue(1 if signed > 0 else -1, abs(signed)))[oid]
         if qty < 2:
             return
         new = max(1, min(qty - 1, int(qty * fraction)))

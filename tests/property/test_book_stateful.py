@@ -14,7 +14,7 @@ from hypothesis.stateful import (
 
 from exchange.config import load_config
 from exchange.core import Exchange
-from exchange.core.book import MAKER_OUT, NO_ASK, NO_BID, Book, Order
+from exchange.core.book import MAKER_OUT, NO_ASK, NO_BID, Book
 from exchange.core.commands import (
     BUY, CONTRACT_PRICE, MARK_PRICE, SELL, STP_MODES, AmendOrder, CancelAll, CancelOrder, IndexPrice, PlaceOrder,
 )
@@ -26,7 +26,8 @@ CONFIG = load_config()
 
 
 class BookMachine(RuleBasedStateMachine):
-    """Random adds (matched first), cancels, market sweeps and reductions on a bare Book."""
+    """Random adds (matched first), cancels, market sweeps and reductions on a bare Book; the machine
+    keeps each resting order's account, side, price and arrival, and checks FIFO within every level."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -34,67 +35,82 @@ class BookMachine(RuleBasedStateMachine):
         self.next_id = 1
         self.matched = 0
         self.added = 0
+        self.owner: dict[int, int] = {}  # resting order id -> account
 
-    def _order(self, account, side, price, qty) -> Order:
-        o = Order(self.next_id, account, side, price, qty, self.next_id)
-        self.next_id += 1
-        return o
-
-    def _take(self, taker: Order, limit: int, refuse_own: bool = False) -> None:
-        """Match; with refuse_own, the caller takes out the taker's own makers (as EXPIRE_MAKER would)."""
-        before = taker.qty
+    def _take(self, account: int, side: int, qty: int, limit: int, refuse_own: bool = False) -> int:
+        """Match; with refuse_own, the caller takes out the taker's own makers (as EXPIRE_MAKER would).
+        Returns the lots left."""
         fills, out = [], []
 
-        def fill(maker: Order, qty: int, price: int) -> tuple[int, int]:
-            if refuse_own and maker.account == taker.account:
+        def fill(maker: int, n: int, price: int) -> tuple[int, int]:
+            if refuse_own and self.owner[maker] == account:
                 out.append(maker)
                 return 0, MAKER_OUT
-            fills.append((maker, qty, price))
-            return qty, 0
+            fills.append((maker, n, price))
+            return n, 0
 
-        self.book.match(taker, limit, fill)
+        if refuse_own:
+            left, _ = self.book.match(side, qty, limit, fill)
+        else:
+            taken: list[tuple[int, int, int]] = []
+            left = self.book.take(side, qty, limit, taken)
+            fills = [(m, n, p) for m, p, n in taken]
         prices = [p for _, _, p in fills]
-        assert prices == sorted(prices, reverse=taker.side == SELL), "fills must walk away from the touch"
-        assert all((p <= limit) if taker.side == BUY else (p >= limit) for p in prices)
-        assert sum(q for _, q, _ in fills) == before - taker.qty
-        assert all(m.qty == 0 and m.oid not in self.book.orders for m in out)
-        self.matched += before - taker.qty
+        assert prices == sorted(prices, reverse=side == SELL), "fills must walk away from the touch"
+        assert all((p <= limit) if side == BUY else (p >= limit) for p in prices)
+        assert sum(q for _, q, _ in fills) == qty - left
+        assert all(m not in self.book.orders for m in out)
+        self.owner = {o: a for o, a in self.owner.items() if o in self.book.orders}
+        self.matched += qty - left
+        return left
 
     @rule(account=st.integers(1, 3), side=SIDES, price=st.integers(95, 105), qty=st.integers(1, 9),
           refuse_own=st.booleans())
     def limit(self, account, side, price, qty, refuse_own):
-        o = self._order(account, side, price, qty)
-        self._take(o, price, refuse_own)
-        if o.qty and not self.book.crosses(side, price):
-            self.book.add(o)
+        left = self._take(account, side, qty, price, refuse_own)
+        if left and not self.book.crosses(side, price):
+            self.book.add(self.next_id, side, price, left)
+            self.owner[self.next_id] = account
             self.added += 1
+        self.next_id += 1
 
     @rule(account=st.integers(1, 3), side=SIDES, qty=st.integers(1, 30))
     def market(self, account, side, qty):
-        self._take(self._order(account, side, 0, qty), NO_ASK - 1 if side == BUY else 1)
+        self._take(account, side, qty, NO_ASK - 1 if side == BUY else 1)
+        self.next_id += 1
 
     @precondition(lambda self: self.book.orders)
     @rule(data=st.data())
     def cancel(self, data):
         oid = data.draw(st.sampled_from(sorted(self.book.orders)))
-        o = self.book.cancel(oid)
-        assert o is not None and o.qty == 0 and oid not in self.book.orders
+        signed = self.book.orders[oid]
+        queued = dict(self.book.queue(1 if signed > 0 else -1, abs(signed)))[oid]
+        assert self.book.cancel(oid) == queued and oid not in self.book.orders
+        del self.owner[oid]
 
-    @precondition(lambda self: any(o.qty > 1 for o in self.book.orders.values()))
+    @precondition(lambda self: any(q > 1 for s in (BUY, SELL) for p, _ in self.book.depth(s)
+                                   for _, q in self.book.queue(s, p)))
     @rule(data=st.data())
     def reduce(self, data):
-        oid = data.draw(st.sampled_from(sorted(o.oid for o in self.book.orders.values() if o.qty > 1)))
-        level_before = self.book.level_qty(self.book.orders[oid].side, self.book.orders[oid].price)
-        qty = self.book.orders[oid].qty
+        candidates = sorted((oid, s, p, q) for s in (BUY, SELL) for p, _ in self.book.depth(s)
+                            for oid, q in self.book.queue(s, p) if q > 1)
+        oid, side, price, qty = data.draw(st.sampled_from(candidates))
+        level_before = self.book.level_qty(side, price)
+        order_before = [o for o, _ in self.book.queue(side, price)]
         new = data.draw(st.integers(1, qty - 1))
         self.book.reduce(oid, new)
-        o = self.book.orders[oid]
-        assert self.book.level_qty(o.side, o.price) == level_before - (qty - new)
+        assert self.book.level_qty(side, price) == level_before - (qty - new)
+        assert [o for o, _ in self.book.queue(side, price)] == order_before  # keeps its place
 
     @invariant()
     def book_is_sound(self):
-        self.book.check_invariants()  # not crossed, FIFO by priority, totals and indexes in sync
+        self.book.check_invariants()  # not crossed, totals and indexes in sync
         assert self.book.best_bid == NO_BID or self.book.best_ask == NO_ASK or self.book.best_bid < self.book.best_ask
+        for side in (BUY, SELL):
+            for price, _ in self.book.depth(side):
+                arrivals = [oid for oid, _ in self.book.queue(side, price)]
+                assert arrivals == sorted(arrivals), f"level {price} not FIFO"  # ids are given in arrival order
+        assert self.owner.keys() == self.book.orders.keys()
 
 
 class ExchangeMachine(RuleBasedStateMachine):
