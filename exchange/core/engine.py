@@ -90,7 +90,7 @@ class Exchange:
         markets = pricing.markets
         self.risk = risk = Risk(state, markets, venue)
         self.watch = BreachWatch(state, risk)
-        self.entry = entry = OrderEntry(state, markets, risk)
+        self.entry = entry = OrderEntry(state, self.books, markets, risk)
         self.settlement = settlement = Settlement(state, ledger, risk)
         self.matching = matching = Matching(state, self.books, markets, risk, settlement)
         self.trigger_book = Triggers(state)
@@ -130,26 +130,26 @@ class Exchange:
         events: list[Event] = []
         state = self.state
         state.seq = seq
-        name = type(command).__name__
         try:
             if ts > state.ts_ns:
                 state.ts_ns = ts
                 if ts >= self.pricing.next_timer_ts:
                     for symbol in self.funding.run_timers(ts, events):
                         self.liquidation.run(symbol, events)  # a payment can breach a position
-            handler = self._handlers.get(type(command))
+            cls = type(command)
+            handler = self._handlers.get(cls)
             if handler is None:
+                name = cls.__name__
                 events.append(CommandRejected(-1, name, Reject.INVALID_COMMAND.value, f"unknown command {name}"))
+            elif cls in SELF_CHECKED or (wrong := _wrong_field(command)) is None:
+                handler(command, events)
             else:
-                wrong = None if type(command) in SELF_CHECKED else _wrong_field(command)
-                if wrong is None:
-                    handler(command, events)
-                else:
-                    events.append(CommandRejected(_account_of(command), name, Reject.INVALID_PARAMETER.value, wrong))
+                events.append(CommandRejected(_account_of(command), cls.__name__, Reject.INVALID_PARAMETER.value, wrong))
             if state.recheck:
                 self.trading.release_unbacked(events)
         except Exception as exc:
             self.trading.settling.clear()
+            name = type(command).__name__
             events.append(CommandRejected(_account_of(command), name, Reject.INTERNAL_ERROR.value,
                                           f"internal error in {name}: {type(exc).__name__}"))
         return events

@@ -4,10 +4,12 @@ closing beyond bankruptcy). Each raises Rejection; none mutates."""
 
 from __future__ import annotations
 
+from typing import get_type_hints
+
 from .accounts import Account, Position
-from .book import Order
+from .book import Book, Order
 from .commands import (
-    BUY, FOK, GTX, MARK_PRICE, MARKET, ORDER_TYPES, SELL, STOP, STOP_MARKET, STP_MODES, STP_NONE, TIFS,
+    BUY, FOK, GTX, LIMIT, MARK_PRICE, MARKET, ORDER_TYPES, SELL, STOP, STOP_MARKET, STP_MODES, STP_NONE, TIFS,
     TRIGGER_TYPES, WORKING_TYPES, PlaceOrder,
 )
 from .errors import Reject, Rejection
@@ -18,6 +20,8 @@ from .risk import Risk
 from .state import State
 
 MARKET_TYPES = (MARKET, STOP_MARKET, "TAKE_PROFIT_MARKET")
+PLACE_FIELDS = tuple(get_type_hints(PlaceOrder).values())  # the declared type of each field, in order
+PLAIN = frozenset((kind, tif) for kind in (LIMIT, MARKET) for tif in TIFS)
 
 
 def fires_on_rise(order_type: str, side: int) -> bool:
@@ -26,27 +30,57 @@ def fires_on_rise(order_type: str, side: int) -> bool:
 
 
 class OrderEntry:
-    """The checks of a new order (`validate`, then the ones that depend on its type) and of an amend."""
+    """The checks of a new order (`check`) and of an amend (`check_amend`, then the bands)."""
 
-    __slots__ = ("state", "markets", "risk")
+    __slots__ = ("state", "books", "markets", "risk")
 
-    def __init__(self, state: State, markets: dict[str, Market], risk: Risk) -> None:
+    def __init__(self, state: State, books: dict[str, Book], markets: dict[str, Market], risk: Risk) -> None:
         self.state = state
+        self.books = books
         self.markets = markets
         self.risk = risk
 
-    def validate(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:
-        """All static checks of an order: the fields, the account, the open-order count, reduce-only."""
+    def check(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position, int]:
+        """Every check of a new order, in a fixed order (the first that fails names the rejection): the
+        fields, the account, the open-order count, reduce-only (`_check_fields`), then by type the
+        trigger, or the market band's liquidity, or the price band, min notional, post-only and
+        fill-or-kill; for any order that closes, no fill beyond the bankruptcy price (`_priced`). Returns
+        the account, instrument, position and the price the order may match up to (0 for a conditional).
+
+        A plain limit or market order with every field of its declared type and within its bounds passes
+        the field checks in one conjunction; anything else goes through them one by one."""
+        account, symbol, side, qty, price, kind, tif, reduce_only, _, _, stp, _ = cmd
         state = self.state
-        inst = state.instruments.get(cmd.symbol) if type(cmd.symbol) is str else None
+        if (tuple(map(type, cmd)) == PLACE_FIELDS and stp == STP_NONE and (kind, tif) in PLAIN
+                and (inst := state.instruments.get(symbol)) is not None
+                and (acct := state.accounts.get(account)) is not None
+                and not state.halted and (side == BUY or side == SELL) and not reduce_only):
+            pos = acct.positions[symbol]
+            if kind == LIMIT:
+                if (inst.min_qty_lots <= qty <= inst.max_qty_lots and pos.open_orders < inst.max_open_orders
+                        and inst.min_price_ticks <= price <= inst.max_price_ticks):
+                    return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, False, tif, False)
+            elif inst.market_min_qty_lots <= qty <= inst.market_max_qty_lots and pos.open_orders < inst.max_open_orders:
+                return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, True, tif, False)
+        acct, inst, pos = self._check_fields(cmd)
+        if kind in TRIGGER_TYPES:
+            self.check_trigger(inst, cmd)
+            return acct, inst, pos, 0
+        return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, kind != LIMIT, tif, reduce_only)
+
+    def _check_fields(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:
+        """The field checks one by one: symbol, account, halt, side, type, TIF, STP, qty, price, stop and
+        working type, flag types, the open-order count, reduce-only."""
+        account, symbol, side, qty, price, kind, tif, reduce_only, stop, working, stp, coid = cmd
+        state = self.state
+        inst = state.instruments.get(symbol) if type(symbol) is str else None
         if inst is None:
-            raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        acct = state.accounts.get(cmd.account) if type(cmd.account) is int else None
+            raise Rejection(Reject.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        acct = state.accounts.get(account) if type(account) is int else None
         if acct is None:
-            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {account!r}")
         if state.halted:
             raise Rejection(Reject.TRADING_HALTED, "trading is halted")
-        side, kind, tif, stp = cmd.side, cmd.order_type, cmd.tif, cmd.stp
         if type(side) is not int or (side != BUY and side != SELL):
             raise Rejection(Reject.INVALID_SIDE, f"side {side!r} is not 1 (buy) or -1 (sell)")
         if kind not in ORDER_TYPES:
@@ -58,35 +92,59 @@ class OrderEntry:
                 raise Rejection(Reject.INVALID_STP, f"self-trade prevention {stp!r} is not one of {STP_MODES}")
             if tif == FOK or tif == GTX:
                 raise Rejection(Reject.INVALID_STP, f"self-trade prevention is not available for {tif} orders")
-        qty = cmd.qty_lots
-        market = kind in MARKET_TYPES
+        limit_order = kind == LIMIT
+        market = not limit_order and kind in MARKET_TYPES
         lo, hi = (inst.market_min_qty_lots, inst.market_max_qty_lots) if market else (inst.min_qty_lots, inst.max_qty_lots)
         if type(qty) is not int or qty < lo or qty > hi:
             raise Rejection(Reject.INVALID_QTY, f"qty {qty!r} lots is outside [{lo}, {hi}] lots of {inst.lot_step}")
-        if not market:
-            price = cmd.price_ticks
-            if type(price) is not int or price < inst.min_price_ticks or price > inst.max_price_ticks:
-                raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside "
-                                f"[{inst.min_price_ticks}, {inst.max_price_ticks}] ticks of {inst.tick_size}")
-        if kind in TRIGGER_TYPES:
-            stop = cmd.stop_price_ticks
+        if not market and (type(price) is not int or price < inst.min_price_ticks or price > inst.max_price_ticks):
+            raise Rejection(Reject.INVALID_PRICE, f"price {price!r} ticks is outside "
+                            f"[{inst.min_price_ticks}, {inst.max_price_ticks}] ticks of {inst.tick_size}")
+        conditional = not limit_order and kind in TRIGGER_TYPES
+        if conditional:
             if type(stop) is not int or stop < inst.min_price_ticks or stop > inst.max_price_ticks:
                 raise Rejection(Reject.INVALID_PRICE, f"stop price {stop!r} ticks is outside "
                                 f"[{inst.min_price_ticks}, {inst.max_price_ticks}]")
-            if cmd.working_type not in WORKING_TYPES:
-                raise Rejection(Reject.INVALID_TRIGGER, f"working type {cmd.working_type!r} is not one of {WORKING_TYPES}")
-        if type(cmd.reduce_only) is not bool or type(cmd.client_order_id) is not str:
+            if working not in WORKING_TYPES:
+                raise Rejection(Reject.INVALID_TRIGGER, f"working type {working!r} is not one of {WORKING_TYPES}")
+        if type(reduce_only) is not bool or type(coid) is not str:
             raise Rejection(Reject.INVALID_PARAMETER, f"reduce_only must be a bool and client_order_id a str, "
-                            f"not {cmd.reduce_only!r} and {cmd.client_order_id!r}")
-        pos = acct.positions[cmd.symbol]
+                            f"not {reduce_only!r} and {coid!r}")
+        pos = acct.positions[symbol]
         if pos.open_orders >= inst.max_open_orders:
-            raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {cmd.symbol}: the limit is {inst.max_open_orders}")
-        if cmd.reduce_only:
-            size = pos.size
-            if size == 0 or (size > 0) == (side > 0) or qty > abs(size):
-                raise Rejection(Reject.REDUCE_ONLY_REJECTED,
-                                f"reduce-only {'buy' if side > 0 else 'sell'} of {qty} lots would not reduce position {size}")
+            raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {symbol}: the limit is {inst.max_open_orders}")
+        size = pos.size
+        if reduce_only and (size == 0 or (size > 0) == (side > 0) or qty > abs(size)):
+            raise Rejection(Reject.REDUCE_ONLY_REJECTED,
+                            f"reduce-only {'buy' if side > 0 else 'sell'} of {qty} lots would not reduce position {size}")
         return acct, inst, pos
+
+    def _priced(self, acct: Account, inst: Instrument, pos: Position, side: int, qty: int, price: int, market: bool,
+                tif: str, reduce_only: bool) -> int:
+        """The checks by type of a limit or market order whose fields passed; the price it may match to."""
+        size = pos.size
+        closes = self.state.margin_checks and size and (size > 0) != (side > 0)
+        book = self.books[inst.symbol]
+        if market:
+            limit = self.market_limit(inst, side)
+            if closes:
+                limit = self.closing_limit(acct, pos, inst, side, limit, True)
+            if not book.crosses(side, limit):
+                raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the "
+                                f"market band (limit {limit} ticks)")
+            return limit
+        mark = self.markets[inst.symbol].mark
+        if (mark and ((price > band_limit(mark, inst.price_band_ppm, BUY)) if side == BUY
+                      else (price < band_limit(mark, inst.price_band_ppm, SELL)))
+                or (not reduce_only and price * qty * inst.cash_per_tick_lot < inst.min_notional_cash)):
+            self.check_band_and_notional(inst, side, price, qty, reduce_only)  # raises, naming which
+        if closes:
+            self.closing_limit(acct, pos, inst, side, price, False)
+        if tif == GTX and book.crosses(side, price):
+            raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {price} ticks would take liquidity")
+        if tif == FOK and not book.fillable(side, price, qty):
+            raise Rejection(Reject.FOK_NOT_FILLABLE, f"fill-or-kill qty {qty} is not available up to {price} ticks")
+        return price
 
     def check_band_and_notional(self, inst: Instrument, side: int, price: int, qty: int, reduce_only: bool) -> None:
         """A limit price within the percent-price band around the mark, and the order's min notional."""
@@ -129,14 +187,6 @@ class OrderEntry:
         """The price a conditional order watches: the mark or the last trade."""
         m = self.markets[symbol]
         return m.mark if working_type == MARK_PRICE else m.last
-
-    def check_position_limit(self, inst: Instrument, pos: Position, signed_qty: int, price: int) -> None:
-        """The position an order would open must fit a tier that allows the symbol's leverage."""
-        target = abs(pos.size + signed_qty) * price * inst.cash_per_tick_lot
-        tier = self.risk.venue.tiers.tier(inst, abs(pos.size + signed_qty), target)
-        if tier.max_leverage < pos.leverage:
-            raise Rejection(Reject.INVALID_LEVERAGE, f"a position of notional {target} allows at most "
-                            f"{tier.max_leverage}x leverage; this symbol is set to {pos.leverage}x")
 
     def closing_limit(self, acct: Account, pos: Position, inst: Instrument, side: int, limit: int,
                       market: bool, backing: int | None = None) -> int:

@@ -8,12 +8,17 @@ from .accounts import Account, Position
 from .book import Order
 from .commands import CROSS
 from .errors import Reject, Rejection
-from .instruments import Bracket
+from .instruments import Bracket, Instrument
 from .margin import initial_margin, notional, unrealized_pnl
 from .market import Market
 from .money import PPM, ceil_div
 from .rules import Venue
 from .state import State
+
+
+def fee_bound(inst: Instrument) -> int:
+    """The fee rate an order reserves for: the higher of maker and taker (it may fill as either)."""
+    return max(inst.maker_fee_ppm, inst.taker_fee_ppm)
 
 
 class Risk:
@@ -125,6 +130,21 @@ class Risk:
         return sum(self.mm_ppm(p) for p in acct.positions.values() if p is not pos and p.size and not p.isolated)
 
     # -- what an order needs -------------------------------------------------------------------
+    def reserve(self, acct: Account, pos: Position, inst: Instrument, side: int, qty: int, price: int) -> int:
+        """What a new order reserves (`order_cost` at the higher of the two fee rates), checked: the
+        position it would open fits a tier that allows the symbol's leverage, the account has the room
+        and the cash (`require_available`). Raises Rejection."""
+        cost = self.order_cost(pos, side, qty, price, inst.cash_per_tick_lot, fee_bound(inst))
+        if cost:
+            lots = abs(pos.size + side * qty)
+            target = lots * price * inst.cash_per_tick_lot
+            tier = self.venue.tiers.tier(inst, lots, target)
+            if tier.max_leverage < pos.leverage:
+                raise Rejection(Reject.INVALID_LEVERAGE, f"a position of notional {target} allows at most "
+                                f"{tier.max_leverage}x leverage; this symbol is set to {pos.leverage}x")
+            self.require_available(acct, cost, pos.isolated)
+        return cost
+
     def order_cost(self, pos: Position, side: int, qty: int, price: int, k: int, fee_ppm: int) -> int:
         """What an order of qty at price needs for the part that would open or increase the position:
         initial margin + open loss + the fee at fee_ppm on that part, each rounded up. The one formula of

@@ -10,20 +10,14 @@ from .commands import BUY, FOK, GTX, IOC, MARKET, TRIGGER_TYPES, AmendOrder, Can
 from .entry import OrderEntry
 from .errors import Reject, Rejection
 from .events import Event, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, OrderTriggered
-from .instruments import Instrument
 from .market import Market
 from .matching import Matching
-from .risk import Risk
+from .risk import Risk, fee_bound
 from .settlement import AtFillPrice, Settlement
 from .state import State
 from .triggers import Triggers, triggered_command
 
 _new = tuple.__new__  # builds a NamedTuple event from a ready tuple, skipping its Python-level __new__
-
-
-def fee_bound(inst: Instrument) -> int:
-    """The fee rate an order reserves for: the higher of maker and taker (it may fill as either)."""
-    return max(inst.maker_fee_ppm, inst.taker_fee_ppm)
 
 
 class Trading:
@@ -46,59 +40,38 @@ class Trading:
     # -- placement -----------------------------------------------------------------------------
     def place(self, cmd: PlaceOrder, events: list[Event], oid: int = 0) -> None:
         """Place an order; `oid` is given when a triggered conditional order keeps its id."""
-        entry = self.entry
+        state = self.state
+        side, qty, kind, reduce_only = cmd[2], cmd[3], cmd[5], cmd[7]
         try:
             # validate: nothing changes before every check has passed
-            acct, inst, pos = entry.validate(cmd)
-            book = self.books[cmd.symbol]
-            side, kind = cmd.side, cmd.order_type
-            conditional = kind in TRIGGER_TYPES
-            if conditional:
-                entry.check_trigger(inst, cmd)
-                limit = 0
-            elif kind == MARKET:
-                limit = entry.closing_limit(acct, pos, inst, side, entry.market_limit(inst, side), True)
-                if not book.crosses(side, limit):
-                    raise Rejection(Reject.NO_LIQUIDITY, f"no {'asks' if side == BUY else 'bids'} within the "
-                                    f"market band (limit {limit} ticks)")
-            else:
-                limit = cmd.price_ticks
-                entry.check_band_and_notional(inst, side, limit, cmd.qty_lots, cmd.reduce_only)
-                entry.closing_limit(acct, pos, inst, side, limit, False)
-                tif = cmd.tif
-                if tif == GTX and book.crosses(side, limit):
-                    raise Rejection(Reject.POST_ONLY_WOULD_TAKE, f"post-only order at {limit} ticks would take liquidity")
-                if tif == FOK and not book.fillable(side, limit, cmd.qty_lots):
-                    raise Rejection(Reject.FOK_NOT_FILLABLE, f"fill-or-kill qty {cmd.qty_lots} is not available up to {limit} ticks")
+            acct, inst, pos, limit = self.entry.check(cmd)
             # reserve: the margin of what the order would open, against the account's room
             cost = 0
-            if self.state.margin_checks and not cmd.reduce_only and not conditional:
+            if limit and state.margin_checks and not reduce_only:
+                book = self.books[inst.symbol]
                 est = limit if kind != MARKET else (book.best_ask if side == BUY else book.best_bid)
-                cost = self.risk.order_cost(pos, side, cmd.qty_lots, est, inst.cash_per_tick_lot, fee_bound(inst))
-                if cost:
-                    entry.check_position_limit(inst, pos, side * cmd.qty_lots, est)
-                    self.risk.require_available(acct, cost, pos.isolated)
+                cost = self.risk.reserve(acct, pos, inst, side, qty, est)
         except Rejection as r:
             events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
             return
-        order = self._new_order(cmd, oid)
-        events.append(_new(OrderAccepted, (cmd.account, cmd.symbol, order.oid, side, kind, order.price, order.qty,
-                                           order.tif, cmd.reduce_only, cmd.stop_price_ticks, cmd.client_order_id)))
-        if conditional:
+        priority = state.next_order_id
+        state.next_order_id = priority + 1
+        market = kind == MARKET
+        order = Order(oid or priority, acct.id, side, 0 if market else cmd.price_ticks, qty, priority, inst.symbol,
+                      kind, IOC if market else cmd.tif, reduce_only, cmd.stp, cmd.client_order_id,
+                      cmd.stop_price_ticks, cmd.working_type)
+        events.append(_new(OrderAccepted, (acct.id, inst.symbol, order.oid, side, kind, order.price, qty, order.tif,
+                                           reduce_only, cmd.stop_price_ticks, cmd.client_order_id)))
+        if not limit:  # a conditional order waits for its trigger
             self.risk.hold(acct, pos, order)
             self.triggers.arm(order)
             return
         # match, settle each fill, rest or expire the remainder
-        self.matching.execute(order, acct, pos, inst, book, limit, cost, events, self.at_fill_price, inst.taker_fee_ppm)
+        self.matching.execute(order, acct, pos, inst, self.books[inst.symbol], limit, cost, events,
+                              self.at_fill_price, inst.taker_fee_ppm)
         # what the trades set off: last-price triggers, reduce-only trimming, unbacked reservations
-        self.after_trades(inst.symbol, events)
-
-    def _new_order(self, cmd: PlaceOrder, oid: int = 0) -> Order:
-        priority = self.state.new_order_id()
-        market = cmd.order_type == MARKET
-        return Order(oid or priority, cmd.account, cmd.side, 0 if market else cmd.price_ticks, cmd.qty_lots, priority,
-                     cmd.symbol, cmd.order_type, IOC if market else cmd.tif, cmd.reduce_only, cmd.stp,
-                     cmd.client_order_id, cmd.stop_price_ticks, cmd.working_type)
+        if self.triggers.orders or state.trim or state.recheck:
+            self.after_trades(inst.symbol, events)
 
     # -- follow-ups of trades ------------------------------------------------------------------
     def after_trades(self, symbol: str, events: list[Event]) -> None:
