@@ -4,7 +4,8 @@ ADL price."""
 
 from __future__ import annotations
 
-from fractions import Fraction
+from collections.abc import Iterator
+from heapq import heapify, heappop
 
 from .accounts import Account, Position
 from .commands import SELL
@@ -14,6 +15,7 @@ from .market import Market
 from .risk import Risk
 from .rules import AdlRule
 from .settlement import CloseValue, Settlement
+from .money import rank_keys
 from .state import State
 from .trading import Trading
 
@@ -41,7 +43,7 @@ class Deleverager:
         k = self.state.instruments[symbol].cash_per_tick_lot
         price = self.rule.price(bp_ticks, self.markets[symbol].mark)
         fill = self.settlement.fill
-        for cp in self.ranking(symbol, side, price, exclude=acct.id):  # shorts when selling
+        for cp in self.ranked(symbol, side, price, exclude=acct.id):  # shorts when selling
             if not qty:
                 break
             cacct = self.state.accounts[cp.account]
@@ -58,20 +60,36 @@ class Deleverager:
             events.append(Deleveraged(cp.account, symbol, take, price, acct.id))
             qty -= take
 
-    def score(self, pos: Position, price: int) -> Fraction:
-        """The position's ADL score at `price` (higher: deleveraged earlier)."""
-        inst = self.state.instruments[pos.symbol]
+    def _keyed(self, symbol: str, sign: int, price: int, exclude: int) -> list[tuple[int, int, Position]]:
+        """(-rank key, account, position) of the positions on the `sign` side (+1 long), exact integer
+        keys of the rule's scores at `price` (`money.rank_keys`)."""
+        inst = self.state.instruments[symbol]
         k = inst.cash_per_tick_lot
-        upnl = pos.size * price * k - pos.cost
-        wallet = pos.isolated_wallet if pos.isolated else self.state.accounts[pos.account].cross_wallet
-        lots = abs(pos.size)
-        num, den = self.rule.key(upnl, wallet, self.risk.venue.maint_ppm(inst, lots, lots * price * k))
-        return Fraction(num, den)
+        accounts = self.state.accounts
+        maint = self.risk.venue.maint_ppm
+        key = self.rule.key
+        candidates = []
+        scores = []
+        for a, p in self.state.holders[symbol].items():
+            size = p.size
+            if a != exclude and (size > 0) == (sign > 0):
+                lots = size if size > 0 else -size
+                wallet = p.isolated_wallet if p.isolated else accounts[a].cross_wallet
+                candidates.append(p)
+                scores.append(key(size * price * k - p.cost, wallet, maint(inst, lots, lots * price * k)))
+        return [(-rk, p.account, p) for rk, p in zip(rank_keys(scores), candidates)]
+
+    def ranked(self, symbol: str, sign: int, price: int, exclude: int = -1) -> Iterator[Position]:
+        """The `sign` side's positions, first to be deleveraged first (ties: account id), ranked only as
+        far as they are taken (a heap)."""
+        heap = self._keyed(symbol, sign, price, exclude)
+        heapify(heap)
+        while heap:
+            yield heappop(heap)[2]
 
     def ranking(self, symbol: str, sign: int, price: int, exclude: int = -1) -> list[Position]:
-        """Positions on the `sign` side (+1 long), first to be deleveraged first (ties: account id)."""
-        candidates = [p for a, p in self.state.holders[symbol].items() if a != exclude and (p.size > 0) == (sign > 0)]
-        return sorted(candidates, key=lambda p: (-self.score(p, price), p.account))
+        """All of `ranked`, in order."""
+        return [p for _, _, p in sorted(self._keyed(symbol, sign, price, exclude), key=lambda e: (e[0], e[1]))]
 
     def quantile(self, account: int, symbol: str) -> int:
         """0..4: the position's ADL rank among its side at the current mark (4 = first in line)."""

@@ -5,8 +5,6 @@ what the book cannot take taken over by the insurance fund, and what the fund ca
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .accounts import Account, Position
 from .adl import Deleverager
 from .book import Book, Order
@@ -18,7 +16,7 @@ from .ledger import Ledger
 from .margin import band_limit, bankruptcy_price, bankruptcy_ticks
 from .market import Market
 from .matching import Matching
-from .money import PPM, ceil_div
+from .money import PPM, ceil_div, rank_keys, round_half_even_div
 from .risk import Risk
 from .rules import Venue
 from .settlement import CloseValue, Settlement
@@ -96,7 +94,7 @@ class Liquidation:
         if not crossed:
             return
         risk = self.risk
-        breached = []
+        breached: list[tuple[int, str, int, int]] = []
         for account, iso in crossed:
             acct = state.accounts[account]
             if iso:
@@ -107,12 +105,14 @@ class Liquidation:
             else:
                 hit, mb, mm = risk.cross_breached(acct)
             if hit:
-                ratio = Fraction(mm, mb * PPM) if mb > 0 else Fraction(1 << 62)
-                breached.append((-ratio, account, symbol if iso else ""))
+                breached.append((account, symbol if iso else "", mb, mm))
             else:
                 state.changed[account] = None
-        for _, account, bucket in sorted(breached):
-            self._liquidate(state.accounts[account], bucket, events)
+        # worst margin ratio (MM / margin balance, a balance <= 0 counting as 2**62) first, ties by account
+        ratios = [(mm, mb * PPM) if mb > 0 else (1 << 62, 1) for _, _, mb, mm in breached]
+        order = sorted(zip(rank_keys(ratios), breached), key=lambda e: (-e[0], e[1][0], e[1][1]))
+        for _, (account, bucket, mb, mm) in order:
+            self._liquidate(state.accounts[account], bucket, mb, mm, events)
         self.watch.flush()
 
     def _auto_add(self, acct: Account, pos: Position, events: list[Event]) -> None:
@@ -126,19 +126,22 @@ class Liquidation:
             self.ledger.to_box(acct, pos, amount, "AUTO_ADD", events)
         self.state.changed[acct.id] = None
 
-    def _liquidate(self, acct: Account, bucket: str, events: list[Event]) -> None:
-        """Liquidate a breached cross account (bucket "") or isolated position (bucket = symbol)."""
+    def _liquidate(self, acct: Account, bucket: str, mb: int, mm: int, events: list[Event]) -> None:
+        """Liquidate a breached cross account (bucket "") or isolated position (bucket = symbol), whose
+        margin balance and MM x 10**6 were `mb` and `mm` when found breached: the mark has not moved since,
+        so they stand unless a liquidation before it touched the account (a fill, ADL), which marks it
+        changed."""
         risk = self.risk
-        hit, mb, mm = risk.bucket_breached(acct, bucket)
-        if not hit:
-            self.state.changed[acct.id] = None
-            return
+        if acct.id in self.state.changed:  # touched since it was found breached: check again
+            hit, mb, mm = risk.bucket_breached(acct, bucket)
+            if not hit:
+                return
         events.append(LiquidationTriggered(acct.id, bucket, "ISOLATED" if bucket else CROSS, mb, ceil_div(mm, PPM)))
         for order in [o for o in acct.orders.values()
                       if (o.symbol == bucket if bucket else not acct.positions[o.symbol].isolated)]:
             self.trading.cancel_open(order, "LIQUIDATION", events)
-        for _ in range(64):
-            if not risk.bucket_breached(acct, bucket)[0]:
+        for step in range(64):
+            if step and not risk.bucket_breached(acct, bucket)[0]:  # cancelling orders moves no margin
                 break
             pos = acct.positions[bucket] if bucket else self._worst_cross_position(acct)
             if pos is None or not pos.size:
@@ -209,7 +212,7 @@ class Liquidation:
             rest = order.qty - self.insurance.take_over(acct, pos, order.qty, side, bp_ticks, close, events)
             if rest:
                 self.adl.deleverage(acct, pos, rest, side, bp_ticks, close, events)
-        avg = round(Fraction(policy.filled_value, policy.filled * k)) if policy.filled else 0
+        avg = round_half_even_div(policy.filled_value, policy.filled * k) if policy.filled else 0
         events.append(PublicLiquidation(symbol, side, qty, bp_ticks, policy.filled, avg,
                                         "ISOLATED" if pos.isolated else CROSS))
         self.trading.after_trades(symbol, events)

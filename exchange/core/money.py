@@ -53,3 +53,21 @@ def format_units(value: int, decimals: int) -> str:
 
 def format_cash(value: int) -> str:
     return format_units(value, CASH_DECIMALS)
+
+
+def round_half_even_div(a: int, b: int) -> int:
+    """a / b rounded to the nearest integer, halves to the even one, as round() does (b > 0)."""
+    q, r = divmod(a, b)
+    if 2 * r > b or (2 * r == b and q & 1):
+        q += 1
+    return q
+
+
+def rank_keys(ratios: list[tuple[int, int]]) -> list[int]:
+    """Integers ordered exactly as the rationals num/den (den > 0) are: floor(num x 2**s / den), with s
+    twice the bits of the largest denominator, so that distinct rationals (at least 1/(d1 x d2) apart)
+    never share a key and equal ones always do."""
+    if not ratios:
+        return []
+    s = 2 * max(d for _, d in ratios).bit_length()
+    return [(n << s) // d for n, d in ratios]

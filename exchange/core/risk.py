@@ -71,14 +71,29 @@ class Risk:
                 n += 1
         return upnl, mm, im, n
 
+    def cross_upnl_im(self, acct: Account) -> tuple[int, int]:
+        """(sum UPNL, sum IM) of the account's cross positions: `cross_totals` without the MM."""
+        upnl = im = 0
+        markets, instruments = self.markets, self.state.instruments
+        for symbol, pos in acct.positions.items():
+            size = pos.size
+            if size and pos.mode == CROSS:
+                m = markets[symbol]
+                k = instruments[symbol].cash_per_tick_lot
+                price = m.mark or m.last
+                if m.mark:
+                    upnl += size * price * k - pos.cost
+                im += -((-(size if size > 0 else -size) * price * k) // pos.leverage)
+        return upnl, im
+
     def available(self, acct: Account) -> int:
         """Margin balance of the cross wallet less position IM and open-order margin."""
-        upnl, _, im, _ = self.cross_totals(acct)
+        upnl, im = self.cross_upnl_im(acct)
         return acct.cross_wallet + upnl - im - acct.order_margin
 
     def free_balance(self, acct: Account) -> int:
         """What may leave the cross wallet (withdrawal, isolated top-up): unrealized profit excluded."""
-        upnl, _, im, _ = self.cross_totals(acct)
+        upnl, im = self.cross_upnl_im(acct)
         return acct.cross_wallet + min(0, upnl) - im - acct.order_margin
 
     def margin_room(self, acct: Account, isolated: bool) -> int:

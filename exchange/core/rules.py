@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .instruments import EIGHT_HOURS_NS, Bracket, Instrument
-from .margin import Price, maint_margin_ppm, solve_price
+from .margin import Price, TierTerms, binance_terms, maint_margin_ppm, solve_price
 from .money import PPM, ceil_div
 
 
@@ -176,8 +176,15 @@ class Venue:
     penalty: Penalty = field(default_factory=LiquidationFee)
     adl: AdlRule = field(default_factory=LeveragePnl)
     funding: FundingRule = field(default_factory=ClampedPremium)
+    # the three margin pieces as one function (`margin.binance_terms` itself when they are Binance's)
+    terms: TierTerms = field(init=False, repr=False, compare=False)
 
-    def terms(self, inst: Instrument, lots: int, notional_cash: int) -> tuple[Bracket, int, int]:
+    def __post_init__(self) -> None:
+        binance = (type(self.tiers) is NotionalTiers and type(self.maintenance) is ContinuousMaintenance
+                   and type(self.requirement_fee) is NoRequirementFee)
+        object.__setattr__(self, "terms", binance_terms if binance else self._terms)
+
+    def _terms(self, inst: Instrument, lots: int, notional_cash: int) -> tuple[Bracket, int, int]:
         """(tier, rate ppm, deduction cash) of MM = notional x rate - deduction for this position."""
         tier = self.tiers.tier(inst, lots, notional_cash)
         rate, deduction = self.maintenance.terms(tier)

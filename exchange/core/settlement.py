@@ -63,7 +63,7 @@ class Settlement:
             pos.size = size + side * opened
         if pos.mode == CROSS:
             acct.cross_wallet += realized - fee
-            levied = max(0, min(levy, acct.cross_wallet + self.risk.cross_totals(acct)[0])) if levy else 0
+            levied = max(0, min(levy, acct.cross_wallet + self.risk.cross_upnl_im(acct)[0])) if levy else 0
             acct.cross_wallet -= levied
             wallet = acct.cross_wallet
         else:
