@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .accounts import Account
 from .book import Book, Order
-from .commands import BUY, FOK, GTX, IOC, MARKET, TRIGGER_TYPES, AmendOrder, CancelAll, CancelOrder, PlaceOrder
+from .commands import BUY, GTX, IOC, MARKET, TRIGGER_TYPES, AmendOrder, CancelAll, CancelOrder, PlaceOrder
 from .entry import OrderEntry
 from .errors import Reject, Rejection
 from .events import Event, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, OrderTriggered
