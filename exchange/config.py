@@ -3,6 +3,9 @@
 Files layer: a file with `base = "other.toml"` starts from that file (relative to its own directory)
 and its tables are merged over it, key by key (`layer`): an `[instruments.X]` table adds instrument
 X or changes only the fields it names, and every other instrument stays.
+
+A file with `venue = "bybit"` puts that venue profile (configs/venues/bybit.toml: its `[venue_rules]` and
+its instruments' tiers, fees and funding) between its base and itself (docs/venues.md).
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from typing import Any
 
 from .core.instruments import Instrument, instrument_from_config
 from .core.money import cash_from_str
+from .core.rules import BINANCE, Venue
+from .core.venues import build_venue
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 DEFAULT_CONFIG = CONFIG_DIR / "default.toml"
+VENUE_DIR = CONFIG_DIR / "venues"
 MAX_BASE_DEPTH = 8
 
 
@@ -25,6 +31,28 @@ class ExchangeConfig:
     instruments: tuple[Instrument, ...]
     initial_insurance_fund_cash: int
     raw: dict[str, Any]
+    venue: Venue = BINANCE
+
+
+def venue_names() -> list[str]:
+    return sorted(p.stem for p in VENUE_DIR.glob("*.toml"))
+
+
+def venue_profile(name: str) -> dict[str, Any]:
+    """The tables of configs/venues/NAME.toml (a `[venue_rules]` table, instrument tables)."""
+    if not isinstance(name, str) or name not in venue_names():
+        raise ValueError(f"unknown venue {name!r}: one of {venue_names()}")
+    with open(VENUE_DIR / f"{name}.toml", "rb") as fh:
+        data = tomllib.load(fh)
+    if "venue_rules" not in data:
+        raise ValueError(f"venue profile {name}.toml has no [venue_rules] table")
+    return data
+
+
+def with_venue(base: dict[str, Any], name: str) -> dict[str, Any]:
+    """`base` with the venue profile `name` layered over it (and named in `venue`)."""
+    profile = venue_profile(name)
+    return {**layer(base, profile), "venue": name, "venue_rules": profile["venue_rules"]}
 
 
 def layer(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -41,7 +69,9 @@ def parse_config(data: dict[str, Any]) -> ExchangeConfig:
     if not instruments:
         raise ValueError("configuration defines no instruments")
     ex = data.get("exchange", {})
-    return ExchangeConfig(instruments, cash_from_str(ex.get("initial_insurance_fund", "0")), data)
+    rules = data.get("venue_rules")
+    venue = build_venue(rules, instruments, data.get("instruments", {})) if rules else BINANCE
+    return ExchangeConfig(instruments, cash_from_str(ex.get("initial_insurance_fund", "0")), data, venue)
 
 
 def load_config_data(path: str | Path) -> dict[str, Any]:
@@ -60,6 +90,8 @@ def load_config_data(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"config base chain deeper than {MAX_BASE_DEPTH} files (a loop?)")
     merged: dict[str, Any] = {}
     for data in reversed(chain):
+        if "venue" in data:
+            merged = with_venue(merged, data["venue"])
         merged = layer(merged, data)
     return merged
 

@@ -42,6 +42,9 @@ class Deleverager:
         symbol = pos.symbol
         k = self.state.instruments[symbol].cash_per_tick_lot
         price = self.rule.price(bp_ticks, self.markets[symbol].mark)
+        if price != bp_ticks:  # a venue closing at another price: the fund pays the gap only as far as it can
+            reach = self.ledger.insurance_fund // (qty * k)
+            price = max(price, bp_ticks - reach) if side == SELL else min(price, bp_ticks + reach)
         fill = self.settlement.fill
         for cp in self.ranked(symbol, side, price, exclude=acct.id):  # shorts when selling
             if not qty:
@@ -55,7 +58,8 @@ class Deleverager:
             trade_value = take * price * k
             rounding = trade_value - value if side == SELL else value - trade_value
             if rounding:
-                self.ledger.to_fund(symbol, rounding, "ADL_ROUNDING", acct.id, events)
+                self.ledger.to_fund(symbol, rounding, "ADL_ROUNDING" if price == bp_ticks else "ADL_PRICE_GAP", acct.id,
+                                    events)
             events.append(Deleveraged(acct.id, symbol, take, price, cp.account))
             events.append(Deleveraged(cp.account, symbol, take, price, acct.id))
             qty -= take
@@ -68,6 +72,7 @@ class Deleverager:
         accounts = self.state.accounts
         maint = self.risk.venue.maint_ppm
         key = self.rule.key
+        seq = self.state.seq
         candidates = []
         scores = []
         for a, p in self.state.holders[symbol].items():
@@ -76,7 +81,8 @@ class Deleverager:
                 lots = size if size > 0 else -size
                 wallet = p.isolated_wallet if p.isolated else accounts[a].cross_wallet
                 candidates.append(p)
-                scores.append(key(size * price * k - p.cost, wallet, maint(inst, lots, lots * price * k)))
+                notional_cash = lots * price * k
+                scores.append(key(size * price * k - p.cost, wallet, maint(inst, lots, notional_cash), p, notional_cash, seq))
         return [(-rk, p.account, p) for rk, p in zip(rank_keys(scores), candidates)]
 
     def ranked(self, symbol: str, sign: int, price: int, exclude: int = -1) -> Iterator[Position]:

@@ -123,7 +123,7 @@ class BreachWatch:
     def thresholds(self, acct: Account) -> dict[tuple[str, int], Entry]:
         """Where the account belongs in the breach index: (symbol, isolated) -> (is_long, threshold)."""
         risk = self.risk
-        solve = risk.venue.liquidation_price
+        solve = risk.venue.position_price
         instruments, markets = self.state.instruments, risk.markets
         out = {}
         cross: list[Position] = []
@@ -132,13 +132,13 @@ class BreachWatch:
                 continue
             if pos.isolated:
                 scale = AUTO_ADD_SCALE_PPM if pos.auto_add else PPM
-                lp = solve(instruments[symbol], pos.size, pos.cost, pos.isolated_wallet, scale)
+                lp = solve(instruments[symbol], pos, pos.isolated_wallet, scale)
                 out[symbol, 1] = (pos.size > 0, threshold(lp, pos.size > 0))
             else:
                 cross.append(pos)
         if len(cross) == 1:
             pos = cross[0]
-            lp = solve(instruments[pos.symbol], pos.size, pos.cost, acct.cross_wallet)
+            lp = solve(instruments[pos.symbol], pos, acct.cross_wallet)
             out[pos.symbol, 0] = (pos.size > 0, threshold(lp, pos.size > 0))
         elif cross:
             upnl, mm, _, n = risk.cross_totals(acct)
@@ -151,7 +151,7 @@ class BreachWatch:
                 else:
                     own = risk.upnl(pos) * PPM - risk.mm_ppm(pos)
                     other = (share - own) // PPM
-                    at = threshold(solve(instruments[pos.symbol], pos.size, pos.cost, other), is_long)
+                    at = threshold(solve(instruments[pos.symbol], pos, other), is_long)
                 out[pos.symbol, 0] = (is_long, at)
         return out
 
@@ -177,8 +177,7 @@ class BreachWatch:
                     f"breach threshold of {account} {symbol}: {at}, a fresh re-index gives {fresh[account, symbol, iso]}"
                 continue
             other = risk.backing(acct, pos) - risk.others_mm_ppm(acct, pos) // PPM
-            own = threshold(risk.venue.liquidation_price(self.state.instruments[symbol], pos.size, pos.cost, other),
-                            is_long)
+            own = threshold(risk.venue.position_price(self.state.instruments[symbol], pos, other), is_long)
             assert (at >= own) if is_long else (at <= own), \
                 f"breach threshold of {account} {symbol} ({at}) lies past its liquidation price ({own})"
         listed = {(s, lg, t, a, i) for lg, side in ((True, self.index.longs), (False, self.index.shorts))

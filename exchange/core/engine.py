@@ -278,14 +278,23 @@ class Exchange:
 
     # -- integrity -----------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        """The whole state as plain data (`snapshot.capture`)."""
-        return capture(self.state, self.ledger, self.markets, self.books, self.watch)
+        """The whole state as plain data (`snapshot.capture`); another venue than Binance is named in it,
+        with its liquidations' cooldowns (a Binance snapshot is as it always was)."""
+        snap = capture(self.state, self.ledger, self.markets, self.books, self.watch)
+        if self.venue.name != BINANCE.name:
+            snap["venue"] = self.venue.name
+            snap["liquidation_cooldowns"] = sorted([a, s, t] for (a, s), t in self.liquidation.cooldowns.items())
+        return snap
 
     @classmethod
     def from_snapshot(cls, snap: Snapshot, venue: Venue = BINANCE) -> Exchange:
-        """Restore; ValueError for a snapshot of another version (replay the journal instead)."""
+        """Restore; ValueError for a snapshot of another version (replay the journal instead) or of
+        another venue than `venue`."""
+        if snap.get("venue", BINANCE.name) != venue.name:
+            raise ValueError(f"snapshot of venue {snap.get('venue', BINANCE.name)!r}, not {venue.name!r}")
         ex = cls(instruments_of(snap), snap["cash"][0], snap["margin_checks"], venue)
         restore(snap, ex.state, ex.ledger, ex.pricing, ex.matching, ex.trigger_book, ex.watch)
+        ex.liquidation.cooldowns = {(a, s): t for a, s, t in snap.get("liquidation_cooldowns", ())}
         return ex
 
     def state_hash(self) -> str:

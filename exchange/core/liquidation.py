@@ -11,6 +11,7 @@ from .book import Book, Order
 from .breach import AUTO_ADD_SCALE_PPM, BreachWatch
 from .commands import BUY, CROSS, IOC, SELL
 from .events import Event, LiquidationOrderPlaced, LiquidationTriggered, PublicLiquidation
+from .instruments import Bracket
 from .insurance import InsuranceFund
 from .ledger import Ledger
 from .margin import band_limit, bankruptcy_price, bankruptcy_ticks
@@ -67,7 +68,7 @@ class Liquidation:
     """Finds and liquidates the buckets a mark breaches."""
 
     __slots__ = ("state", "books", "markets", "risk", "watch", "settlement", "ledger", "matching", "trading",
-                 "insurance", "adl", "venue")
+                 "insurance", "adl", "venue", "cooldowns")
 
     def __init__(self, state: State, books: dict[str, Book], markets: dict[str, Market], risk: Risk,
                  watch: BreachWatch, settlement: Settlement, ledger: Ledger, matching: Matching, trading: Trading,
@@ -84,6 +85,7 @@ class Liquidation:
         self.insurance = insurance
         self.adl = adl
         self.venue = venue
+        self.cooldowns: dict[tuple[int, str], int] = {}  # (account, symbol) -> ts_ns a venue's book liquidation waits to
 
     def run(self, symbol: str, events: list[Event]) -> None:
         """Liquidate every account or isolated position breached at the current mark, worst first."""
@@ -144,9 +146,8 @@ class Liquidation:
             if step and not risk.bucket_breached(acct, bucket)[0]:  # cancelling orders moves no margin
                 break
             pos = acct.positions[bucket] if bucket else self._worst_cross_position(acct)
-            if pos is None or not pos.size:
+            if pos is None or not pos.size or not self.venue.execution.step(self, acct, pos, events):
                 break
-            self._liquidate_position(acct, pos, events)
         self.ledger.settle_empty_wallets(acct, events)
         self.state.changed[acct.id] = None
 
@@ -162,7 +163,7 @@ class Liquidation:
                     best, best_key = pos, key
         return best
 
-    def _liquidate_position(self, acct: Account, pos: Position, events: list[Event]) -> None:
+    def ioc_step(self, acct: Account, pos: Position, events: list[Event]) -> None:
         """One step: a partial liquidation (the venue's steps) for a large position, else a full close."""
         inst = self.state.instruments[pos.symbol]
         k = inst.cash_per_tick_lot
@@ -217,3 +218,87 @@ class Liquidation:
                                         "ISOLATED" if pos.isolated else CROSS))
         self.trading.after_trades(symbol, events)
         return policy.filled
+
+    # -- what the executions of other venues use (rules.LiquidationOps) ---------------------------
+    def bucket(self, acct: Account, pos: Position) -> tuple[int, int]:
+        _, mb, mm = self.risk.bucket_breached(acct, pos.symbol if pos.isolated else "")
+        return mb, mm
+
+    def position_mm_ppm(self, pos: Position) -> int:
+        return self.risk.mm_ppm(pos)
+
+    def mark(self, symbol: str) -> int:
+        return self.markets[symbol].mark
+
+    def now(self) -> int:
+        return self.state.ts_ns
+
+    def k(self, pos: Position) -> int:
+        return self.state.instruments[pos.symbol].cash_per_tick_lot
+
+    def cap_lots(self, pos: Position, index: int) -> int:
+        return self.venue.tiers.cap_lots(self.state.instruments[pos.symbol], index, self.markets[pos.symbol].mark)
+
+    def tier_of(self, pos: Position) -> tuple[int, Bracket]:
+        inst = self.state.instruments[pos.symbol]
+        tier = self.risk.tier(pos, self.risk.notional(pos))
+        return inst.brackets.index(tier), tier
+
+    def band_edge(self, pos: Position) -> int:
+        inst = self.state.instruments[pos.symbol]
+        return band_limit(self.markets[pos.symbol].mark, inst.market_band_ppm, SELL if pos.size > 0 else BUY)
+
+    def cooldown(self, acct: Account, pos: Position) -> int:
+        return self.cooldowns.get((acct.id, pos.symbol), 0)
+
+    def set_cooldown(self, acct: Account, pos: Position, until_ns: int) -> None:
+        key = (acct.id, pos.symbol)
+        if until_ns:
+            self.cooldowns[key] = until_ns
+        else:
+            self.cooldowns.pop(key, None)
+
+    def book_close(self, acct: Account, pos: Position, qty: int, limit: int, fok: bool, events: list[Event]) -> int:
+        """A liquidation order of qty at `limit` (0: the bankruptcy price, or the band's edge when there is
+        none) into the book (FOK: only if all of it fills there), settled at its fills with the venue's
+        penalty levied from the margin; returns the lots filled."""
+        symbol = pos.symbol
+        inst = self.state.instruments[symbol]
+        side = SELL if pos.size > 0 else BUY
+        book = self.books[symbol]
+        k = inst.cash_per_tick_lot
+        bp = bankruptcy_price(pos.size, pos.cost, self.risk.backing(acct, pos), k)
+        bp_ticks = self.band_edge(pos) if bp is None else bankruptcy_ticks(bp, side)
+        limit = limit or bp_ticks
+        if fok and not book.fillable(side, limit, qty):
+            return 0
+        policy = LiquidationSettle(self, True, CloseValue(0, qty))
+        oid = self.state.new_order_id()
+        order = Order(oid, acct.id, side, limit, qty, oid, symbol, tif=IOC, origin="liquidation")
+        events.append(LiquidationOrderPlaced(acct.id, symbol, oid, side, qty, limit, bp_ticks, True))
+        self.matching.execute(order, acct, pos, inst, book, limit, 0, events, policy, 0)
+        avg = round_half_even_div(policy.filled_value, policy.filled * k) if policy.filled else 0
+        events.append(PublicLiquidation(symbol, side, qty, bp_ticks, policy.filled, avg,
+                                        "ISOLATED" if pos.isolated else CROSS))
+        self.trading.after_trades(symbol, events)
+        return policy.filled
+
+    def take_over(self, acct: Account, pos: Position, events: list[Event], fund: bool = True) -> None:
+        """The whole position to the insurance fund at its bankruptcy price (`fund`: if it can carry it), else
+        deleveraged at it (solvent at any price: into the book within the band instead)."""
+        symbol = pos.symbol
+        k = self.state.instruments[symbol].cash_per_tick_lot
+        side = SELL if pos.size > 0 else BUY
+        qty = abs(pos.size)
+        other = self.risk.backing(acct, pos)
+        bp = bankruptcy_price(pos.size, pos.cost, other, k)
+        if bp is None:
+            self.book_close(acct, pos, qty, self.band_edge(pos), False, events)
+            return
+        bp_ticks = bankruptcy_ticks(bp, side)
+        close = CloseValue(pos.cost - other if side == SELL else other - pos.cost, qty)
+        self.set_cooldown(acct, pos, 0)
+        if not (fund and self.insurance.take_over(acct, pos, qty, side, bp_ticks, close, events)):
+            self.adl.deleverage(acct, pos, qty, side, bp_ticks, close, events)
+        events.append(PublicLiquidation(symbol, side, qty, bp_ticks, 0, 0, "ISOLATED" if pos.isolated else CROSS))
+        self.trading.after_trades(symbol, events)

@@ -24,12 +24,13 @@ def fee_bound(inst: Instrument) -> int:
 class Risk:
     """Margin arithmetic over an account's positions at the current marks, and its reservations."""
 
-    __slots__ = ("state", "markets", "venue")
+    __slots__ = ("state", "markets", "venue", "plain")
 
     def __init__(self, state: State, markets: dict[str, Market], venue: Venue) -> None:
         self.state = state
         self.markets = markets
         self.venue = venue
+        self.plain = venue.plain_maintenance  # every MM is the tier form at the mark (Binance)
 
     # -- one position --------------------------------------------------------------------------
     def upnl(self, pos: Position) -> int:
@@ -41,7 +42,10 @@ class Risk:
         return notional(pos.size, m.mark or m.last, self.state.instruments[pos.symbol].cash_per_tick_lot)
 
     def mm_ppm(self, pos: Position) -> int:
-        return self.venue.maint_ppm(self.state.instruments[pos.symbol], abs(pos.size), self.notional(pos))
+        inst = self.state.instruments[pos.symbol]
+        if self.plain:
+            return self.venue.maint_ppm(inst, abs(pos.size), self.notional(pos))
+        return self.venue.position_mm_ppm(inst, pos, self.notional(pos))
 
     def im(self, pos: Position) -> int:
         return initial_margin(self.notional(pos), pos.leverage)
@@ -54,7 +58,7 @@ class Risk:
     def cross_totals(self, acct: Account) -> tuple[int, int, int, int]:
         """(sum UPNL, sum MM x 10**6, sum IM, number of positions) of the account's cross positions."""
         upnl = mm = im = n = 0
-        markets, instruments, maint = self.markets, self.state.instruments, self.venue.maint_ppm
+        markets, instruments, maint, plain = self.markets, self.state.instruments, self.venue.maint_ppm, self.plain
         for symbol, pos in acct.positions.items():
             size = pos.size
             if size and pos.mode == CROSS:
@@ -66,7 +70,7 @@ class Risk:
                     upnl += size * price * k - pos.cost
                 lots = size if size > 0 else -size
                 notional_cash = lots * price * k
-                mm += maint(inst, lots, notional_cash)
+                mm += maint(inst, lots, notional_cash) if plain else self.venue.position_mm_ppm(inst, pos, notional_cash)
                 im += -((-notional_cash) // pos.leverage)
                 n += 1
         return upnl, mm, im, n

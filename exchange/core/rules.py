@@ -13,6 +13,11 @@ with some of its pieces replaced (docs/architecture.md, "Venue seams"; ../shared
 | `penalty` | what the fund keeps of a liquidation fill | the liquidation fee, at most the surplus |
 | `adl` | the price and the order of auto-deleveraging | the bankruptcy price; leverage x PnL |
 | `funding` | the rate from the premium, the notional paid on | Binance's clamp around the interest; mark |
+| `basis` | the notional an isolated position's MM is taken at | the mark |
+| `close_fee` | a fixed fee to close counted into a cross position's MM | none |
+| `execution` | how one liquidation step closes a breached position | `steps`, then an IOC at the bankruptcy price |
+
+The profiles of other venues (`venues/`) replace pieces; the pieces' own choices are there.
 
 Every venue's maintenance form in VENUES.md is linear in the notional within a tier, so `maintenance`
 gives (rate, deduction) and one solver (`margin.solve_price`) inverts MM(P) for all of them.
@@ -23,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .accounts import Account, Position
+from .events import Event
 from .instruments import EIGHT_HOURS_NS, Bracket, Instrument
 from .margin import Price, TierTerms, binance_terms, maint_margin_ppm, solve_price
 from .money import PPM, ceil_div
@@ -31,6 +38,10 @@ from .money import PPM, ceil_div
 class TierKey(Protocol):
     def tier(self, inst: Instrument, lots: int, notional_cash: int) -> Bracket:
         """The tier (leverage bracket) of a position of `lots` worth `notional_cash`."""
+        ...
+
+    def cap_lots(self, inst: Instrument, index: int, mark: int) -> int:
+        """The most lots a position at this mark may hold and stay within tier `index`."""
         ...
 
 
@@ -69,8 +80,10 @@ class AdlRule(Protocol):
         """The price at which deleveraged positions are closed."""
         ...
 
-    def key(self, upnl_cash: int, wallet_cash: int, maint_ppm: int) -> tuple[int, int]:
-        """A rank key, (numerator, denominator > 0) of the score: the higher the score, the earlier."""
+    def key(self, upnl_cash: int, wallet_cash: int, maint_ppm: int, pos: Position, notional_cash: int,
+            seq: int) -> tuple[int, int]:
+        """A rank key, (numerator, denominator > 0) of the score: the higher the score, the earlier. `seq`:
+        the command's, for a venue that draws its order (deterministically) instead of ranking."""
         ...
 
 
@@ -88,11 +101,84 @@ class FundingRule(Protocol):
         ...
 
 
+class MaintenanceBasis(Protocol):
+    def entry_based(self, pos: Position) -> bool:
+        """Is the position's MM taken at its entry notional (a fixed number) rather than at the mark?"""
+        ...
+
+
+class CloseFee(Protocol):
+    def cash(self, inst: Instrument, pos: Position) -> int:
+        """A fixed fee to close the position, counted into its maintenance margin (cash, rounded up)."""
+        ...
+
+
+class LiquidationOps(Protocol):
+    """What a liquidation execution may do (the Liquidation component provides it)."""
+
+    def ioc_step(self, acct: Account, pos: Position, events: list[Event]) -> None:
+        """Binance's step: a partial IOC by the venue's `steps`, else a full close IOC at the bankruptcy price."""
+        ...
+
+    def bucket(self, acct: Account, pos: Position) -> tuple[int, int]:
+        """(margin balance, maintenance margin x 10**6) of the bucket the position is margined in."""
+        ...
+
+    def position_mm_ppm(self, pos: Position) -> int: ...
+
+    def mark(self, symbol: str) -> int: ...
+
+    def k(self, pos: Position) -> int:
+        """Cash per tick-lot of the position's instrument."""
+        ...
+
+    def cap_lots(self, pos: Position, index: int) -> int:
+        """The most lots the position may hold at the mark and stay within tier `index`."""
+        ...
+
+    def now(self) -> int:
+        """The current envelope's ts_ns."""
+        ...
+
+    def tier_of(self, pos: Position) -> tuple[int, Bracket]:
+        """(index, bracket) of the position's tier at the mark."""
+        ...
+
+    def book_close(self, acct: Account, pos: Position, qty: int, limit: int, fok: bool, events: list[Event]) -> int:
+        """A liquidation order of qty at `limit` (0: the bankruptcy price) into the book, IOC or FOK, settled
+        at its fills with the venue's penalty levied; returns the lots filled."""
+        ...
+
+    def take_over(self, acct: Account, pos: Position, events: list[Event], fund: bool = True) -> None:
+        """The whole position closed at its bankruptcy price: taken over by the insurance fund (`fund`, if it
+        can carry it), else deleveraged."""
+        ...
+
+    def band_edge(self, pos: Position) -> int:
+        """The furthest price a closing market order may reach (the market band around the mark)."""
+        ...
+
+    def cooldown(self, acct: Account, pos: Position) -> int:
+        """ts_ns until which the position's book liquidation waits (0: none)."""
+        ...
+
+    def set_cooldown(self, acct: Account, pos: Position, until_ns: int) -> None: ...
+
+
+class LiquidationExecution(Protocol):
+    def step(self, ops: LiquidationOps, acct: Account, pos: Position, events: list[Event]) -> bool:
+        """One liquidation step on a breached position; False when it waits (nothing more this tick)."""
+        ...
+
+
 class NotionalTiers:
     """Binance: the bracket of the notional (at the mark)."""
 
     def tier(self, inst: Instrument, lots: int, notional_cash: int) -> Bracket:
         return inst.bracket_for(notional_cash)
+
+    def cap_lots(self, inst: Instrument, index: int, mark: int) -> int:
+        return inst.brackets[index].cap_cash // (mark * inst.cash_per_tick_lot)
 
 
 class ContinuousMaintenance:
@@ -140,7 +226,8 @@ class LeveragePnl:
     def price(self, bankruptcy_ticks: int, mark: int) -> int:
         return bankruptcy_ticks
 
-    def key(self, upnl_cash: int, wallet_cash: int, maint_ppm: int) -> tuple[int, int]:
+    def key(self, upnl_cash: int, wallet_cash: int, maint_ppm: int, pos: Position, notional_cash: int,
+            seq: int) -> tuple[int, int]:
         if upnl_cash <= 0 or wallet_cash + upnl_cash <= 0:
             return 0, 1
         return upnl_cash * maint_ppm, max(1, wallet_cash) * (wallet_cash + upnl_cash) * PPM
@@ -163,6 +250,29 @@ class ClampedPremium:
         return mark
 
 
+class AtMark:
+    """Binance: every position's MM at its notional at the mark."""
+
+    def entry_based(self, pos: Position) -> bool:
+        return False
+
+
+class NoCloseFee:
+    """Binance counts no fee to close in the maintenance margin."""
+
+    def cash(self, inst: Instrument, pos: Position) -> int:
+        return 0
+
+
+class IocAtBankruptcy:
+    """Binance: partial by the venue's `steps` for a large position, else a full close: an IOC at the
+    bankruptcy price, what the book does not take to the fund, then ADL."""
+
+    def step(self, ops: LiquidationOps, acct: Account, pos: Position, events: list[Event]) -> bool:
+        ops.ioc_step(acct, pos, events)
+        return True
+
+
 @dataclass(frozen=True, slots=True)
 class Venue:
     """The rules of one venue, one piece per concern (see the module's docstring)."""
@@ -176,6 +286,9 @@ class Venue:
     penalty: Penalty = field(default_factory=LiquidationFee)
     adl: AdlRule = field(default_factory=LeveragePnl)
     funding: FundingRule = field(default_factory=ClampedPremium)
+    basis: MaintenanceBasis = field(default_factory=AtMark)
+    close_fee: CloseFee = field(default_factory=NoCloseFee)
+    execution: LiquidationExecution = field(default_factory=IocAtBankruptcy)
     # the three margin pieces as one function (`margin.binance_terms` itself when they are Binance's)
     terms: TierTerms = field(init=False, repr=False, compare=False)
 
@@ -197,6 +310,34 @@ class Venue:
     def liquidation_price(self, inst: Instrument, size: int, cost: int, other_cash: int,
                           mm_scale_ppm: int = PPM) -> Price | None:
         """Where other_cash + the position's value at P meets its MM at P x mm_scale (`margin.solve_price`)."""
+        return solve_price(inst, size, cost, other_cash, mm_scale_ppm, self.terms)
+
+    @property
+    def plain_maintenance(self) -> bool:
+        """MM is `maint_ppm` at the mark for every position (no entry basis, no fee to close): a fast path."""
+        return type(self.basis) is AtMark and type(self.close_fee) is NoCloseFee
+
+    def position_mm_ppm(self, inst: Instrument, pos: Position, mark_notional_cash: int) -> int:
+        """The position's maintenance margin x 10**6: at the mark, or at entry where `basis` says so, plus
+        a cross position's fee to close where `close_fee` counts one."""
+        lots = abs(pos.size)
+        if self.basis.entry_based(pos):
+            return self.maint_ppm(inst, lots, abs(pos.cost))
+        mm = self.maint_ppm(inst, lots, mark_notional_cash)
+        return mm + self.close_fee.cash(inst, pos) * PPM if mark_notional_cash and not pos.isolated else mm
+
+    def position_price(self, inst: Instrument, pos: Position, other_cash: int, mm_scale_ppm: int = PPM) -> Price | None:
+        """The position's liquidation price with `other_cash` behind it: where other_cash + its value at P
+        meets its MM (x mm_scale). An entry-based MM is a fixed number, so P = (cost + MM - other) / (size k)."""
+        size, cost = pos.size, pos.cost
+        if self.basis.entry_based(pos):
+            mm = self.maint_ppm(inst, abs(size), abs(cost)) * mm_scale_ppm // PPM
+            num, den = (cost - other_cash) * PPM + mm, size * inst.cash_per_tick_lot * PPM
+            if den < 0:
+                num, den = -num, -den
+            return (num, den) if num > 0 else None
+        if not pos.isolated:
+            other_cash -= ceil_div(self.close_fee.cash(inst, pos) * mm_scale_ppm, PPM)  # up: against the account
         return solve_price(inst, size, cost, other_cash, mm_scale_ppm, self.terms)
 
 

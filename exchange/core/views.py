@@ -72,7 +72,7 @@ def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
         backing = risk.backing(acct, pos)
         # at the liquidation price the other cross positions keep their MM: Binance's WB - TMM1 + UPNL1
         other = (backing * PPM - risk.others_mm_ppm(acct, pos)) // PPM
-        liq = as_fraction(ex.venue.liquidation_price(inst, size, pos.cost, other))
+        liq = as_fraction(ex.venue.position_price(inst, pos, other))
         bankrupt = as_fraction(bankruptcy_price(size, pos.cost, backing, k))
     if pos.isolated:
         ratio = ratio_ppm(mm_ppm, pos.isolated_wallet + upnl) if size else 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import msgpack
 
 from ..core.engine import Exchange
+from ..core.rules import BINANCE, Venue
 
 MAGIC = b"LQXS"
 VERSION = 2
@@ -70,7 +71,7 @@ def write_snapshot(run_dir: str | Path, exchange: Exchange, keep: int = SNAPSHOT
     return path
 
 
-def load_snapshot(path: Path) -> Exchange:
+def load_snapshot(path: Path, venue: Venue = BINANCE) -> Exchange:
     """The exchange a snapshot holds, verified (checksum, decoding, file-name seq, stored state hash,
     invariants); SnapshotError says what is wrong."""
     data = path.read_bytes()
@@ -88,7 +89,7 @@ def load_snapshot(path: Path) -> Exchange:
         raise SnapshotError("bad checksum")
     try:
         doc = msgpack.unpackb(body, raw=False, strict_map_key=False, use_list=True)
-        exchange = Exchange.from_snapshot(doc["state"])
+        exchange = Exchange.from_snapshot(doc["state"], venue)
     except Exception as exc:  # a decoder or restore error on bytes that passed the checksum
         raise SnapshotError(f"undecodable ({type(exc).__name__}: {exc})") from None
     m = _NAME.fullmatch(path.name)

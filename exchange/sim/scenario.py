@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, layer, load_config_data, parse_config
+from ..config import CONFIG_DIR, DEFAULT_CONFIG, ExchangeConfig, layer, load_config_data, parse_config, with_venue
 from .feed import FeedSpec, Shock, parse_feed
 
 SCENARIO_DIR = CONFIG_DIR / "scenarios"
@@ -47,6 +47,10 @@ class Scenario:
 
     def with_seed(self, seed: int) -> Scenario:
         return replace(self, seed=seed)
+
+    def with_venue(self, venue: str) -> Scenario:
+        """The same scenario under another venue profile (configs/venues/VENUE.toml)."""
+        return replace(parse_scenario({**self.data, "venue": venue}, self.base), seed=self.seed, agents=self.agents)
 
     def with_crowd_mode(self, mode: str) -> Scenario:
         """The same scenario with every crowd agent forced to one margin mode."""
@@ -93,7 +97,10 @@ def parse_scenario(data: dict[str, Any], base: Path = SCENARIO_DIR, default_name
     config_path = Path(data.get("config", DEFAULT_CONFIG))
     if not config_path.is_absolute():
         config_path = (base / config_path) if (base / config_path).exists() else CONFIG_DIR / config_path
-    config = parse_config(layer(load_config_data(config_path), {"instruments": data.get("instruments", {})}))
+    merged = load_config_data(config_path)
+    if "venue" in data:
+        merged = with_venue(merged, data["venue"])
+    config = parse_config(layer(merged, {"instruments": data.get("instruments", {})}))
     symbols = data.get("symbols")
     if symbols:
         unknown = set(symbols) - {i.symbol for i in config.instruments}
