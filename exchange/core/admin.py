@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from .accounts import Account, Position
 from .commands import (
-    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, SetAutoAddMargin, SetInstrumentParam,
-    SetLeverage, SetMarginMode, SetTradingHalted, Withdraw,
+    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, SetAutoAddMargin, SetBrackets,
+    SetInstrumentParam, SetLeverage, SetMarginMode, SetTradingHalted, Withdraw,
 )
 from .entry import OrderEntry
 from .errors import Reject, Rejection
 from .events import (
-    AccountCreated, AutoAddMarginSet, CommandRejected, Event, InstrumentChanged, LeverageSet, MarginModeSet,
+    AccountCreated, AutoAddMarginSet, BracketsChanged, CommandRejected, Event, InstrumentChanged, LeverageSet, MarginModeSet,
     TradingHalted,
 )
-from .instruments import Instrument, param_problem
+from .instruments import Instrument, brackets_from_rows, param_problem
 from .ledger import Ledger
 from .margin import initial_margin
 from .money import ceil_div
@@ -26,7 +26,7 @@ MAX_CASH = 10**18  # bound on any single cash amount in a command
 AccountCommand = CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
 
 
-def reject(events: list[Event], cmd: AccountCommand | SetInstrumentParam, code: Reject, message: str) -> None:
+def reject(events: list[Event], cmd: AccountCommand | SetInstrumentParam | SetBrackets, code: Reject, message: str) -> None:
     events.append(CommandRejected(getattr(cmd, "account", -1), type(cmd).__name__, code.value, message))
 
 
@@ -197,3 +197,19 @@ class Admin:
             return reject(events, cmd, Reject.INVALID_PARAMETER, problem)
         instruments[cmd.symbol] = inst.with_changes(**{cmd.name: cmd.value})
         events.append(InstrumentChanged(cmd.symbol, cmd.name, cmd.value))
+
+    def set_brackets(self, cmd: SetBrackets, events: list[Event]) -> None:
+        """New maintenance rates for an instrument: every holder is re-indexed, so the next mark tick (or
+        funding settlement) liquidates whoever the new rates breach."""
+        inst = self.state.instruments.get(cmd.symbol)
+        if inst is None:
+            return reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
+        try:
+            brackets = brackets_from_rows(cmd.rows)
+        except ValueError as e:
+            return reject(events, cmd, Reject.INVALID_PARAMETER, str(e))
+        self.state.instruments[cmd.symbol] = inst.with_changes(brackets=brackets)
+        for account in self.state.holders[cmd.symbol]:
+            self.state.changed[account] = None
+        events.append(BracketsChanged(cmd.symbol, [[b.floor_cash, b.cap_cash, b.max_leverage, b.mmr_ppm, b.cum_cash]
+                                                   for b in brackets]))

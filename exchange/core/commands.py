@@ -133,9 +133,17 @@ class SetInstrumentParam(NamedTuple):
     value: int
 
 
+class SetBrackets(NamedTuple):
+    """Replace an instrument's leverage brackets (maintenance rates) live: rows of [floor cash, cap cash,
+    max leverage, MMR ppm], the first at floor 0, each starting at the previous cap (cum is derived)."""
+
+    symbol: str
+    rows: list[list[int]]
+
+
 Command = (PlaceOrder | CancelOrder | CancelAll | AmendOrder | CreateAccount | Deposit | Withdraw | SetLeverage
            | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin | IndexPrice | Heartbeat | SetTradingHalted
-           | SetInstrumentParam)
+           | SetInstrumentParam | SetBrackets)
 
 
 class Envelope(NamedTuple):
@@ -151,6 +159,6 @@ class Envelope(NamedTuple):
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, CancelOrder, CancelAll, AmendOrder, CreateAccount, Deposit, Withdraw, SetLeverage,
     SetMarginMode, AdjustIsolatedMargin, SetAutoAddMargin, IndexPrice, Heartbeat, SetTradingHalted,
-    SetInstrumentParam,
+    SetInstrumentParam, SetBrackets,
 )
 COMMANDS_BY_NAME: dict[str, type] = {c.__name__: c for c in COMMAND_TYPES}

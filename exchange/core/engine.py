@@ -24,7 +24,7 @@ from .breach import BreachIndex, BreachWatch
 from .commands import (
     COMMAND_TYPES, MARK_PRICE, Command, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
     Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage, SetMarginMode,
-    SetTradingHalted, Withdraw,
+    SetBrackets, SetTradingHalted, Withdraw,
 )
 from .entry import OrderEntry
 from .errors import Reject
@@ -114,7 +114,7 @@ class Exchange:
             _handler(SetMarginMode, admin.set_margin_mode), _handler(AdjustIsolatedMargin, admin.adjust_isolated),
             _handler(SetAutoAddMargin, admin.set_auto_add), _handler(IndexPrice, self._index_price),
             _handler(Heartbeat, self._heartbeat), _handler(SetTradingHalted, admin.set_halted),
-            _handler(SetInstrumentParam, admin.set_instrument_param),
+            _handler(SetInstrumentParam, admin.set_instrument_param), _handler(SetBrackets, admin.set_brackets),
         ))
 
     # -- the pipeline --------------------------------------------------------------------------

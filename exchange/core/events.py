@@ -210,7 +210,15 @@ class InstrumentChanged(NamedTuple):
     value: int
 
 
+class BracketsChanged(NamedTuple):
+    """An instrument's brackets were replaced (SetBrackets): rows of [floor, cap, max leverage, MMR ppm, cum]."""
+
+    symbol: str
+    rows: list[list[int]]
+
+
 Event = (AccountCreated | BalanceChanged | CommandRejected | OrderAccepted | OrderRejected | OrderCancelled | OrderAmended
          | OrderTriggered | Trade | PositionChanged | LeverageSet | MarginModeSet | IsolatedMarginChanged | AutoAddMarginSet
          | MarkPriceUpdated | FundingRateSettled | FundingPaid | LiquidationTriggered | LiquidationOrderPlaced
-         | PublicLiquidation | InsuranceFundChanged | Deleveraged | TakenOverByFund | TradingHalted | InstrumentChanged)
+         | PublicLiquidation | InsuranceFundChanged | Deleveraged | TakenOverByFund | TradingHalted | InstrumentChanged
+         | BracketsChanged)

@@ -120,6 +120,31 @@ def build_brackets(rows: list[dict[str, Any]]) -> tuple[Bracket, ...]:
     return tuple(brackets)
 
 
+MAX_BRACKETS = 32
+
+
+def brackets_from_rows(rows: object) -> tuple[Bracket, ...]:
+    """Brackets from rows of [floor cash, cap cash, max leverage, MMR ppm] (SetBrackets), cum derived as
+    `build_brackets` does; ValueError says what is wrong."""
+    if not isinstance(rows, (list, tuple)) or not 0 < len(rows) <= MAX_BRACKETS:
+        raise ValueError(f"brackets must be a list of 1 to {MAX_BRACKETS} rows")
+    out: list[Bracket] = []
+    cum = prev_mmr = 0
+    for row in rows:
+        if not isinstance(row, (list, tuple)) or len(row) != 4 or any(type(v) is not int for v in row):
+            raise ValueError(f"bracket row {row!r:.80} is not [floor, cap, max_leverage, mmr_ppm] of ints")
+        floor, cap, lev, mmr = row
+        if floor != (out[-1].cap_cash if out else 0):
+            raise ValueError(f"bracket floor {floor} must be {out[-1].cap_cash if out else 0} (the previous cap)")
+        if not floor < cap <= 10**18 or not 1 <= lev <= 1000 or not 0 <= mmr <= PPM:
+            raise ValueError(f"bracket at floor {floor}: cap must exceed it (at most 1e18), max_leverage be in "
+                             f"[1, 1000] and mmr_ppm in [0, {PPM}]")
+        cum += floor * (mmr - prev_mmr) // PPM  # as build_brackets (toward -infinity)
+        out.append(Bracket(floor, cap, lev, mmr, cum))
+        prev_mmr = mmr
+    return tuple(out)
+
+
 def instrument_from_config(symbol: str, cfg: dict[str, Any]) -> Instrument:
     """Build an Instrument from a TOML table of decimal strings; ValueError names the symbol and the fault."""
     try:

@@ -94,6 +94,7 @@ TEACHER_BAD = [
     ("param", {"name": "max_leverage", "value": "9"}, 400, "must be int"),
     ("param", {"name": "mmr", "symbol": BTC, "value": "1"}, 400, "Unknown parameter"),
     ("param", {"name": "taker_fee_pct", "symbol": BTC, "value": "25"}, 400, "from 0 to 20"),
+    ("param", {"name": "maint_margin_pct", "symbol": BTC, "value": "20.5"}, 400, "from 0 to 20"),
     ("param", {"name": "taker_fee_pct", "symbol": BTC, "value": "0.00001"}, 400, "not a multiple"),
     ("param", {"name": "taker_fee_pct", "symbol": "NOPE", "value": "0.1"}, 400, "unknown symbol"),
     ("roster", {"open": 1}, 400, "open must be bool"),
@@ -116,6 +117,11 @@ def test_teacher_endpoints_refuse_bad_input(tmp_path):
             assert (await teacher.post("/game/admin/param", {"name": "taker_fee_pct", "symbol": BTC, "value": "0.1"}))[1] == \
                 {"symbol": BTC, "name": "taker_fee_pct", "value": "0.1000"}
             assert svc.exchange.instruments[BTC].taker_fee_ppm == 1000
+            before = svc.exchange.instruments[BTC].brackets
+            assert (await teacher.post("/game/admin/param", {"name": "maint_margin_pct", "symbol": BTC, "value": "0.8"}))[1] \
+                == {"symbol": BTC, "name": "maint_margin_pct", "value": "0.8000"}
+            after = svc.exchange.instruments[BTC].brackets  # every tier's rate doubled with the first's (0.4% -> 0.8%)
+            assert [b.mmr_ppm for b in after] == [2 * b.mmr_ppm for b in before] and after[0].mmr_ppm == 8_000
             assert (await teacher.post("/game/admin/param", {"name": "max_leverage", "value": 5}))[0] == 200
             got, answer = await Client(svc, s, login_of(svc, "Ada")).post("/game/api/leverage", {"symbol": BTC, "leverage": 6})
             assert (got, answer["error"]) == (400, "Leverage must be a whole number from 1 to 5 in this game.")

@@ -34,7 +34,7 @@ class ContractTiers:
     def tier(self, inst: Instrument, lots: int, notional_cash: int) -> Bracket:
         if inst.symbol not in self.floors:
             return inst.bracket_for(notional_cash)
-        return inst.brackets[self._index(inst, lots)]
+        return inst.brackets[min(self._index(inst, lots), len(inst.brackets) - 1)]  # (SetBrackets may drop tiers)
 
     def cap_lots(self, inst: Instrument, index: int, mark: int) -> int:
         floors = self.floors.get(inst.symbol)

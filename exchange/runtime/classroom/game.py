@@ -27,12 +27,14 @@ from ...core.commands import (
     CancelAll,
     CreateAccount,
     PlaceOrder,
+    SetBrackets,
     SetInstrumentParam,
     SetLeverage,
     SetMarginMode,
     SetTradingHalted,
 )
-from ...core.events import CommandRejected, InstrumentChanged, OrderRejected, TradingHalted
+from ...core.instruments import Instrument
+from ...core.events import BracketsChanged, CommandRejected, InstrumentChanged, OrderRejected, TradingHalted
 from ...wire.schema import WireError, field, int_field, symbol_field, to_units
 from ..http.api import Api
 from .config import MAX_NEWS, MAX_STUDENTS, MAX_TEAM, GameConfig, clean_name
@@ -55,7 +57,17 @@ PARAMS: dict[str, tuple[str, Decimal]] = {
     "liquidation_fee_pct": ("liquidation_fee_ppm", Decimal("0.0001")),
     "price_band_pct": ("price_band_ppm", Decimal("0.0001")),
     "market_band_pct": ("market_band_ppm", Decimal("0.0001")),
+    "maint_margin_pct": ("brackets", Decimal("0.0001")),  # the first tier's MMR; every tier's scales with it
 }
+
+
+def scaled_brackets(inst: Instrument, first_mmr_ppm: int) -> list[list[int]]:
+    """The instrument's brackets with every maintenance rate scaled so the first tier's is first_mmr_ppm
+    (rounded half up, at most 100%): the rows of a SetBrackets command."""
+    old = inst.brackets[0].mmr_ppm
+    return [[b.floor_cash, b.cap_cash, b.max_leverage,
+             min(1_000_000, first_mmr_ppm if not old else (2 * b.mmr_ppm * first_mmr_ppm + old) // (2 * old))]
+            for b in inst.brackets]
 
 
 class GameError(Exception):
@@ -320,6 +332,10 @@ class Game:
         if not 0 <= units <= 200_000:
             raise GameError("Give a percentage from 0 to 20.")
 
+        if core_name == "brackets":
+            return await self.api.submit(SetBrackets(inst.symbol, scaled_brackets(inst, units)), "game",
+                                         lambda events: self._brackets_set(events, inst.symbol, name, units * unit))
+
         def answer(events: list) -> dict[str, Any]:
             ev = next((e for e in events if type(e) is InstrumentChanged), None)
             if ev is None:
@@ -327,6 +343,12 @@ class Game:
             self.instruments[inst.symbol] = self.ex.instruments[inst.symbol]
             return {"symbol": ev.symbol, "name": name, "value": str(units * unit)}
         return await self.api.submit(SetInstrumentParam(inst.symbol, core_name, units), "game", answer)
+
+    def _brackets_set(self, events: list, symbol: str, name: str, value: Decimal) -> dict[str, Any]:
+        if not any(type(e) is BracketsChanged for e in events):
+            raise GameError(refusal(events, -1) or "The exchange refused the change.")
+        self.instruments[symbol] = self.ex.instruments[symbol]
+        return {"symbol": symbol, "name": name, "value": str(value)}
 
     async def set_roster_open(self, body: dict[str, Any]) -> dict[str, Any]:
         value = checked(lambda: field(body, "open", bool))

@@ -196,7 +196,8 @@ async def teacher_state(request: web.Request) -> web.Response:
                    "over_s": e.over_s, "fired": i in game.fired} for i, e in enumerate(game.cfg.events)]
         params = {s: {"maker_fee_pct": str(i.maker_fee_ppm / 10_000), "taker_fee_pct": str(i.taker_fee_ppm / 10_000),
                       "liquidation_fee_pct": str(i.liquidation_fee_ppm / 10_000),
-                      "price_band_pct": str(i.price_band_ppm / 10_000), "market_band_pct": str(i.market_band_ppm / 10_000)}
+                      "price_band_pct": str(i.price_band_ppm / 10_000), "market_band_pct": str(i.market_band_ppm / 10_000),
+                      "maint_margin_pct": str(i.brackets[0].mmr_ppm / 10_000)}
                   for s, i in game.ex.instruments.items() if s in game.instruments}
         return {"students": students, "events": events, "params": params, "status": game.status(),
                 "join_code": game.cfg.join_code}
