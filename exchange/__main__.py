@@ -11,6 +11,7 @@ COMMANDS = {
     "serve": ("exchange.runtime.app", "serve_main", "run the exchange as a TCP service"),
     "simulate": ("exchange.sim.cli", "simulate_main", "run a scenario in virtual time and write a report"),
     "compare-margin": ("exchange.sim.cli", "compare_main", "run a scenario on cross, then isolated margin"),
+    "compare-venues": ("exchange.sim.cli", "compare_venues_main", "run a scenario under each venue's rules"),
     "sweep": ("exchange.sim.cli", "sweep_main", "run a scenario over parameter values x seeds, one row per run"),
     "forensics": ("exchange.sim.forensics_cli", "forensics_main", "explain every cascade wave of a run"),
     "replay": ("exchange.sim.replay", "replay_main", "re-apply a run's journal and prove its state hash"),

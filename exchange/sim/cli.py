@@ -12,6 +12,7 @@ from typing import Any
 
 from .compare import compare, compare_table
 from .compare_report import write_compare_report
+from .compare_venues import compare_venues, venue_order, venues_table, write_venues_report
 from .overrides import parse_assignment
 from .report import headline, write_report
 from .runner import run_scenario
@@ -119,6 +120,31 @@ def compare_main(argv: list[str]) -> int:
     print(compare_table(result))
     print(f"\nreport: {page}\nsummaries: {out / 'cross' / 'summary.json'}, {out / 'isolated' / 'summary.json'}; "
           f"comparison: {out / 'compare.json'}")
+    return 0
+
+
+def compare_venues_main(argv: list[str]) -> int:
+    """python -m exchange compare-venues SCENARIO [--seed N] [--out DIR] [--venues a,b,...]"""
+    p = _parser("python -m exchange compare-venues")
+    p.add_argument("--venues", default=None, help=f"comma list of profiles (default: all, {','.join(venue_order())})")
+    args = p.parse_args(argv)
+    try:
+        scenario = load_scenario(args.scenario)
+        venues = args.venues.split(",") if args.venues else venue_order()
+        unknown = sorted(set(venues) - set(venue_order()))
+        if unknown:
+            raise ValueError(f"unknown venues {unknown}: one of {venue_order()}")
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.seed is not None:
+        scenario = scenario.with_seed(args.seed)
+    out = Path(args.out or f"runs/{scenario.name}-seed{scenario.seed}-venues")
+    total = int(scenario.duration_s * NS)
+    result = compare_venues(scenario, out, venues, lambda v: progress_bar(total, f"{scenario.name} {v}"))
+    page = write_venues_report(result, out)
+    print(venues_table(result))
+    print(f"\nreport: {page}\ncomparison: {out / 'compare_venues.json'}; each run: {out}/VENUE/summary.json")
     return 0
 
 

@@ -38,7 +38,7 @@ def write_compare_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     ax.set_xlabel("minutes")
     ax.set_ylabel("equity / deposit (crowd)")
     ax.legend(fontsize=7, loc="lower left")
-    plots.append(_save(plt, fig, out / "compare_equity.png", "Equity paths of the crowd by margin mode"))
+    plots.append(save_plot(plt, fig, out / "compare_equity.png", "Equity paths of the crowd by margin mode"))
 
     fig, ax = plt.subplots(figsize=(10, 3.5))
     for mode, rows in paths["rows"].items():
@@ -50,7 +50,7 @@ def write_compare_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     ax.set_xlabel("liquidated crowd accounts, largest loss first")
     ax.set_ylabel("loss beyond the failing position (USDT)")
     ax.legend(fontsize=8)
-    plots.append(_save(plt, fig, out / "compare_loss_beyond.png",
+    plots.append(save_plot(plt, fig, out / "compare_loss_beyond.png",
                        "Loss beyond the failing position, per liquidated account (contagion to the rest of the wallet)"))
 
     fig, ax = plt.subplots(figsize=(10, 3.5))
@@ -66,7 +66,7 @@ def write_compare_report(result: dict[str, Any], out_dir: str | Path) -> Path:
     ax.set_ylabel("share of the crowd not yet liquidated")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=8)
-    plots.append(_save(plt, fig, out / "compare_survival.png", "Survival curves: never liquidated so far"))
+    plots.append(save_plot(plt, fig, out / "compare_survival.png", "Survival curves: never liquidated so far"))
 
     figs = "".join(f"<h3>{html.escape(t)}</h3><img src='{n}' alt='{html.escape(t)}'>" for n, t in plots)
     page = out / "compare.html"
@@ -79,7 +79,7 @@ docs/research.md.</p></body></html>""")
     return page
 
 
-def _save(plt: Any, fig: Any, path: Path, title: str) -> tuple[str, str]:
+def save_plot(plt: Any, fig: Any, path: Path, title: str) -> tuple[str, str]:
     fig.tight_layout()
     fig.savefig(path, dpi=85)
     plt.close(fig)

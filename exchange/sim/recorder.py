@@ -146,9 +146,11 @@ class Recorder:
             elif cls is InsuranceFundChanged:
                 fund_moved = True
             elif cls is Deleveraged:
+                self._partial = False  # a close off the book (ADL, takeover) counts whole, whatever came before
                 self.adl_count += 1
                 self.adl_lots += ev.qty_lots
             elif cls is TakenOverByFund:
+                self._partial = False
                 self.takeover_count += 1
                 self.takeover_lots += ev.qty_lots
                 fund_moved = True
