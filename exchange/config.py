@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .core.collateral import Asset, asset_from_config
 from .core.instruments import Instrument, instrument_from_config
 from .core.money import cash_from_str
 from .core.rules import BINANCE, Venue
@@ -32,6 +33,7 @@ class ExchangeConfig:
     initial_insurance_fund_cash: int
     raw: dict[str, Any]
     venue: Venue = BINANCE
+    assets: tuple[Asset, ...] = ()  # collateral besides the settlement cash ([collateral.NAME] tables)
 
 
 def venue_names() -> list[str]:
@@ -71,7 +73,9 @@ def parse_config(data: dict[str, Any]) -> ExchangeConfig:
     ex = data.get("exchange", {})
     rules = data.get("venue_rules")
     venue = build_venue(rules, instruments, data.get("instruments", {})) if rules else BINANCE
-    return ExchangeConfig(instruments, cash_from_str(ex.get("initial_insurance_fund", "0")), data, venue)
+    symbols = [i.symbol for i in instruments]
+    assets = tuple(asset_from_config(name, cfg, symbols) for name, cfg in data.get("collateral", {}).items())
+    return ExchangeConfig(instruments, cash_from_str(ex.get("initial_insurance_fund", "0")), data, venue, assets)
 
 
 def load_config_data(path: str | Path) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from .accounts import Account, Position
 from .commands import (
-    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, SetAutoAddMargin, SetBrackets,
-    SetInstrumentParam, SetLeverage, SetMarginMode, SetTradingHalted, Withdraw,
+    LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, DepositAsset, SetAutoAddMargin, SetBrackets,
+    SetInstrumentParam, SetLeverage, SetMarginMode, SetTradingHalted, Withdraw, WithdrawAsset,
 )
+from .collateral import Collateral
 from .entry import OrderEntry
 from .errors import Reject, Rejection
 from .events import (
@@ -23,7 +24,8 @@ from .state import State
 
 MAX_CASH = 10**18  # bound on any single cash amount in a command
 
-AccountCommand = CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
+AccountCommand = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
+                  | DepositAsset | WithdrawAsset)
 
 
 def reject(events: list[Event], cmd: AccountCommand | SetInstrumentParam | SetBrackets, code: Reject, message: str) -> None:
@@ -33,13 +35,14 @@ def reject(events: list[Event], cmd: AccountCommand | SetInstrumentParam | SetBr
 class Admin:
     """The commands that change accounts and rules, not orders."""
 
-    __slots__ = ("state", "ledger", "risk", "entry")
+    __slots__ = ("state", "ledger", "risk", "entry", "collateral")
 
-    def __init__(self, state: State, ledger: Ledger, risk: Risk, entry: OrderEntry) -> None:
+    def __init__(self, state: State, ledger: Ledger, risk: Risk, entry: OrderEntry, collateral: Collateral) -> None:
         self.state = state
         self.ledger = ledger
         self.risk = risk
         self.entry = entry
+        self.collateral = collateral
 
     def _account_for(self, cmd: AccountCommand) -> Account:
         acct = self.state.accounts.get(cmd.account)
@@ -88,12 +91,49 @@ class Admin:
     def withdraw(self, cmd: Withdraw, events: list[Event]) -> None:
         try:
             acct, amount = self._account_for(cmd), self._amount(cmd)
-            free = self.risk.free_balance(acct)
+            free = min(self.risk.free_balance(acct), acct.cross_wallet - acct.order_margin)  # cash, not collateral
             if amount > free:
                 raise Rejection(Reject.INSUFFICIENT_BALANCE, f"withdrawal of {amount} exceeds the free balance {free}")
         except Rejection as r:
             return reject(events, cmd, r.code, r.message)
         self.ledger.withdraw(acct, amount, events)
+
+    def _asset_units(self, cmd: DepositAsset | WithdrawAsset) -> tuple[Account, str, int]:
+        acct = self.state.accounts.get(cmd.account)
+        if acct is None:
+            raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
+        if cmd.asset not in self.collateral.assets:
+            raise Rejection(Reject.INVALID_PARAMETER, f"asset {cmd.asset!r:.40} is not a collateral asset: "
+                            f"{sorted(self.collateral.assets)}")
+        if type(cmd.units) is not int or not 0 < cmd.units <= MAX_CASH:
+            raise Rejection(Reject.INVALID_AMOUNT, f"units {cmd.units!r} must be an int in [1, {MAX_CASH}]")
+        return acct, cmd.asset, cmd.units
+
+    def deposit_asset(self, cmd: DepositAsset, events: list[Event]) -> None:
+        try:
+            acct, asset, units = self._asset_units(cmd)
+            held = self.collateral.holdings.get(acct.id, {}).get(asset, 0)
+            if held + units > MAX_CASH:
+                raise Rejection(Reject.INVALID_AMOUNT, f"a holding of {asset} may not exceed {MAX_CASH} units")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        self.collateral.move(acct, asset, units, "DEPOSIT", events)
+
+    def withdraw_asset(self, cmd: WithdrawAsset, events: list[Event]) -> None:
+        """Collateral may leave while the free balance covers its haircut value."""
+        try:
+            acct, asset, units = self._asset_units(cmd)
+            held = self.collateral.holdings.get(acct.id, {}).get(asset, 0)
+            if units > held:
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"withdrawing {units} units of {asset}; {held} held")
+            value = self.collateral.value(acct.id) - self.collateral.units_value(asset, held - units)
+            free = self.risk.free_balance(acct)
+            if value > free:
+                raise Rejection(Reject.INSUFFICIENT_BALANCE, f"{units} units of {asset} count {value} cash units of "
+                                f"margin; the free balance is {free}")
+        except Rejection as r:
+            return reject(events, cmd, r.code, r.message)
+        self.collateral.move(acct, asset, -units, "WITHDRAW", events)
 
     def set_leverage(self, cmd: SetLeverage, events: list[Event]) -> None:
         """A new leverage must fit the position's tier and, when lower, leave margin for the position and

@@ -138,11 +138,11 @@ class BreachWatch:
                 cross.append(pos)
         if len(cross) == 1:
             pos = cross[0]
-            lp = solve(instruments[pos.symbol], pos, acct.cross_wallet)
+            lp = solve(instruments[pos.symbol], pos, risk.cross_cash(acct))
             out[pos.symbol, 0] = (pos.size > 0, threshold(lp, pos.size > 0))
         elif cross:
             upnl, mm, _, n = risk.cross_totals(acct)
-            cushion = (acct.cross_wallet + upnl) * PPM - mm
+            cushion = (risk.cross_cash(acct) + upnl) * PPM - mm
             share = cushion // n
             for pos in cross:
                 is_long = pos.size > 0

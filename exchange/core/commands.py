@@ -133,6 +133,20 @@ class SetInstrumentParam(NamedTuple):
     value: int
 
 
+class DepositAsset(NamedTuple):
+    """Credit collateral of a non-settlement asset (atomic units of it) to an account's cross margin."""
+
+    account: int
+    asset: str
+    units: int
+
+
+class WithdrawAsset(NamedTuple):
+    account: int
+    asset: str
+    units: int
+
+
 class SetBrackets(NamedTuple):
     """Replace an instrument's leverage brackets (maintenance rates) live: rows of [floor cash, cap cash,
     max leverage, MMR ppm], the first at floor 0, each starting at the previous cap (cum is derived)."""
@@ -143,7 +157,7 @@ class SetBrackets(NamedTuple):
 
 Command = (PlaceOrder | CancelOrder | CancelAll | AmendOrder | CreateAccount | Deposit | Withdraw | SetLeverage
            | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin | IndexPrice | Heartbeat | SetTradingHalted
-           | SetInstrumentParam | SetBrackets)
+           | SetInstrumentParam | SetBrackets | DepositAsset | WithdrawAsset)
 
 
 class Envelope(NamedTuple):
@@ -159,6 +173,6 @@ class Envelope(NamedTuple):
 COMMAND_TYPES: tuple[type, ...] = (
     PlaceOrder, CancelOrder, CancelAll, AmendOrder, CreateAccount, Deposit, Withdraw, SetLeverage,
     SetMarginMode, AdjustIsolatedMargin, SetAutoAddMargin, IndexPrice, Heartbeat, SetTradingHalted,
-    SetInstrumentParam, SetBrackets,
+    SetInstrumentParam, SetBrackets, DepositAsset, WithdrawAsset,
 )
 COMMANDS_BY_NAME: dict[str, type] = {c.__name__: c for c in COMMAND_TYPES}

@@ -21,10 +21,11 @@ from .adl import Deleverager
 from .admin import MAX_CASH, Admin
 from .book import Book, Order
 from .breach import BreachIndex, BreachWatch
+from .collateral import Asset, Collateral
 from .commands import (
     COMMAND_TYPES, MARK_PRICE, Command, AdjustIsolatedMargin, AmendOrder, CancelAll, CancelOrder, CreateAccount, Deposit,
     Envelope, Heartbeat, IndexPrice, PlaceOrder, SetAutoAddMargin, SetInstrumentParam, SetLeverage, SetMarginMode,
-    SetBrackets, SetTradingHalted, Withdraw,
+    SetBrackets, SetTradingHalted, Withdraw, DepositAsset, WithdrawAsset,
 )
 from .entry import OrderEntry
 from .errors import Reject
@@ -80,15 +81,16 @@ class Exchange:
     """Deterministic exchange state machine. Reads no clock, draws no random number, does no I/O."""
 
     def __init__(self, instruments: Iterable[Instrument], insurance_fund_cash: int = 0,
-                 margin_checks: bool = True, venue: Venue = BINANCE) -> None:
+                 margin_checks: bool = True, venue: Venue = BINANCE, assets: Iterable[Asset] = ()) -> None:
         self.venue = venue
         self.state = state = State({i.symbol: i for i in instruments}, margin_checks)
         self.books: dict[str, Book] = {s: Book(s) for s in state.instruments}
         self.ledger = ledger = Ledger(state, insurance_fund_cash)
+        self.collateral = collateral = Collateral(state, ledger, assets)
         self.pricing = pricing = Pricing(state, self.books)
         self.funding = Funding(state, pricing, ledger, venue.funding)
         markets = pricing.markets
-        self.risk = risk = Risk(state, markets, venue)
+        self.risk = risk = Risk(state, markets, venue, collateral)
         self.watch = BreachWatch(state, risk)
         self.entry = entry = OrderEntry(state, self.books, markets, risk)
         self.settlement = settlement = Settlement(state, ledger, risk)
@@ -99,7 +101,7 @@ class Exchange:
         self.insurance = InsuranceFund(state, self.books, markets, risk, settlement, ledger, matching, trading, adl)
         self.liquidation = Liquidation(state, self.books, markets, risk, self.watch, settlement, ledger, matching,
                                        trading, self.insurance, adl, venue)
-        self.admin = admin = Admin(state, ledger, risk, entry)
+        self.admin = admin = Admin(state, ledger, risk, entry, collateral)
         # the surface outer layers read (views, the gateway, the simulation): the components' own objects
         self.instruments = state.instruments
         self.accounts = state.accounts
@@ -115,6 +117,7 @@ class Exchange:
             _handler(SetAutoAddMargin, admin.set_auto_add), _handler(IndexPrice, self._index_price),
             _handler(Heartbeat, self._heartbeat), _handler(SetTradingHalted, admin.set_halted),
             _handler(SetInstrumentParam, admin.set_instrument_param), _handler(SetBrackets, admin.set_brackets),
+            _handler(DepositAsset, admin.deposit_asset), _handler(WithdrawAsset, admin.withdraw_asset),
         ))
 
     # -- the pipeline --------------------------------------------------------------------------
@@ -163,6 +166,9 @@ class Exchange:
         self.trading.fire_triggers(symbol, MARK_PRICE, events)
         self.trading.after_trades(symbol, events)
         self.liquidation.run(symbol, events)
+        if self.collateral.priced_by and self.collateral.on_index(self.instruments[symbol], cmd.price_ticks):
+            for other in self.instruments:  # the collateral's price moved its holders' margin in every symbol
+                self.liquidation.run(other, events)
         if self.fund.positions[symbol].size:
             self.insurance.unwind(symbol, events)
 
@@ -284,17 +290,23 @@ class Exchange:
         if self.venue.name != BINANCE.name:
             snap["venue"] = self.venue.name
             snap["liquidation_cooldowns"] = sorted([a, s, t] for (a, s), t in self.liquidation.cooldowns.items())
+        if self.collateral.assets:
+            snap["collateral"] = self.collateral.state_data()
         return snap
 
     @classmethod
-    def from_snapshot(cls, snap: Snapshot, venue: Venue = BINANCE) -> Exchange:
+    def from_snapshot(cls, snap: Snapshot, venue: Venue = BINANCE, assets: tuple[Asset, ...] = ()) -> Exchange:
         """Restore; ValueError for a snapshot of another version (replay the journal instead) or of
         another venue than `venue`."""
         if snap.get("venue", BINANCE.name) != venue.name:
             raise ValueError(f"snapshot of venue {snap.get('venue', BINANCE.name)!r}, not {venue.name!r}")
-        ex = cls(instruments_of(snap), snap["cash"][0], snap["margin_checks"], venue)
+        ex = cls(instruments_of(snap), snap["cash"][0], snap["margin_checks"], venue, assets)
+        if bool(assets) != ("collateral" in snap):
+            raise ValueError("snapshot and exchange differ in their collateral assets")
         restore(snap, ex.state, ex.ledger, ex.pricing, ex.matching, ex.trigger_book, ex.watch)
         ex.liquidation.cooldowns = {(a, s): t for a, s, t in snap.get("liquidation_cooldowns", ())}
+        if assets:
+            ex.collateral.restore(snap["collateral"])
         return ex
 
     def state_hash(self) -> str:
@@ -315,5 +327,6 @@ class Exchange:
         self.trigger_book.check_invariants()
         self.watch.check_invariants()
         self.ledger.check_invariants()
+        self.collateral.check_invariants()
 
 

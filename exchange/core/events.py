@@ -15,7 +15,7 @@ class BalanceChanged(NamedTuple):
     account: int
     delta_cash: int
     cross_wallet_cash: int
-    reason: str  # DEPOSIT, WITHDRAW
+    reason: str  # DEPOSIT, WITHDRAW, COLLATERAL_SALE (collateral sold to the fund in a liquidation)
 
 
 class CommandRejected(NamedTuple):
@@ -210,6 +210,18 @@ class InstrumentChanged(NamedTuple):
     value: int
 
 
+class CollateralChanged(NamedTuple):
+    """A collateral holding moved: delta and holding after in the asset's atomic units, the holding's haircut
+    value in cash after it. reason: DEPOSIT, WITHDRAW, LIQUIDATION_SALE (sold to the insurance fund)."""
+
+    account: int
+    asset: str
+    delta_units: int
+    units: int
+    value_cash: int
+    reason: str
+
+
 class BracketsChanged(NamedTuple):
     """An instrument's brackets were replaced (SetBrackets): rows of [floor, cap, max leverage, MMR ppm, cum]."""
 
@@ -221,4 +233,4 @@ Event = (AccountCreated | BalanceChanged | CommandRejected | OrderAccepted | Ord
          | OrderTriggered | Trade | PositionChanged | LeverageSet | MarginModeSet | IsolatedMarginChanged | AutoAddMarginSet
          | MarkPriceUpdated | FundingRateSettled | FundingPaid | LiquidationTriggered | LiquidationOrderPlaced
          | PublicLiquidation | InsuranceFundChanged | Deleveraged | TakenOverByFund | TradingHalted | InstrumentChanged
-         | BracketsChanged)
+         | BracketsChanged | CollateralChanged)

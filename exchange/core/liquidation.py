@@ -148,6 +148,8 @@ class Liquidation:
             pos = acct.positions[bucket] if bucket else self._worst_cross_position(acct)
             if pos is None or not pos.size or not self.venue.execution.step(self, acct, pos, events):
                 break
+        if acct.cross_wallet < 0 and self.risk.collateral.holdings.get(acct.id):
+            self.risk.collateral.cover_shortfall(acct, events)
         self.ledger.settle_empty_wallets(acct, events)
         self.state.changed[acct.id] = None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .accounts import Account, Position
 from .book import Order
+from .collateral import Collateral
 from .commands import CROSS
 from .errors import Reject, Rejection
 from .instruments import Bracket, Instrument
@@ -24,12 +25,13 @@ def fee_bound(inst: Instrument) -> int:
 class Risk:
     """Margin arithmetic over an account's positions at the current marks, and its reservations."""
 
-    __slots__ = ("state", "markets", "venue", "plain")
+    __slots__ = ("state", "markets", "venue", "plain", "collateral")
 
-    def __init__(self, state: State, markets: dict[str, Market], venue: Venue) -> None:
+    def __init__(self, state: State, markets: dict[str, Market], venue: Venue, collateral: Collateral) -> None:
         self.state = state
         self.markets = markets
         self.venue = venue
+        self.collateral = collateral  # its haircut value counts as cross cash (`cross_cash`)
         self.plain = venue.plain_maintenance  # every MM is the tier form at the mark (Binance)
 
     # -- one position --------------------------------------------------------------------------
@@ -90,15 +92,19 @@ class Risk:
                 im += -((-(size if size > 0 else -size) * price * k) // pos.leverage)
         return upnl, im
 
+    def cross_cash(self, acct: Account) -> int:
+        """The cross wallet plus the haircut value of the account's collateral (docs/venues.md)."""
+        return acct.cross_wallet + self.collateral.value(acct.id) if self.collateral.holdings else acct.cross_wallet
+
     def available(self, acct: Account) -> int:
         """Margin balance of the cross wallet less position IM and open-order margin."""
         upnl, im = self.cross_upnl_im(acct)
-        return acct.cross_wallet + upnl - im - acct.order_margin
+        return self.cross_cash(acct) + upnl - im - acct.order_margin
 
     def free_balance(self, acct: Account) -> int:
         """What may leave the cross wallet (withdrawal, isolated top-up): unrealized profit excluded."""
         upnl, im = self.cross_upnl_im(acct)
-        return acct.cross_wallet + min(0, upnl) - im - acct.order_margin
+        return self.cross_cash(acct) + min(0, upnl) - im - acct.order_margin
 
     def margin_room(self, acct: Account, isolated: bool) -> int:
         """What new margin may come from: the available balance, or for an isolated position (which draws
@@ -110,7 +116,7 @@ class Risk:
         room = self.margin_room(acct, isolated)
         if cost > room:
             raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units of margin; {room} available")
-        cash = acct.cross_wallet - acct.order_margin
+        cash = (acct.cross_wallet if isolated else self.cross_cash(acct)) - acct.order_margin
         if cost > cash:
             raise Rejection(Reject.INSUFFICIENT_MARGIN, f"order needs {cost} cash units reserved; only {cash} of the "
                             f"cross wallet is not reserved yet (unrealized profit backs margin, not reservations)")
@@ -118,7 +124,7 @@ class Risk:
     def cross_breached(self, acct: Account) -> tuple[bool, int, int]:
         """(breached, margin balance, maintenance margin x 10**6) of the cross account."""
         upnl, mm, _, n = self.cross_totals(acct)
-        mb = acct.cross_wallet + upnl
+        mb = self.cross_cash(acct) + upnl
         return (n > 0 and self.venue.breach.breached(mb, mm)), mb, mm
 
     def isolated_breached(self, pos: Position) -> tuple[bool, int, int]:
@@ -136,7 +142,7 @@ class Risk:
         the other cross positions' UPNL."""
         if pos.isolated:
             return pos.isolated_wallet
-        other = acct.cross_wallet
+        other = self.cross_cash(acct)
         for p in acct.positions.values():
             if p is not pos and p.size and not p.isolated:
                 other += self.upnl(p)
@@ -243,10 +249,10 @@ class Risk:
         acct.order_margin -= order.reserve - new_reserve
         order.reserve = new_reserve
 
-    @staticmethod
-    def backed(acct: Account) -> bool:
-        """The reservation rule: an account's open orders never reserve more than its cross wallet holds."""
-        return acct.order_margin <= max(0, acct.cross_wallet)
+    def backed(self, acct: Account) -> bool:
+        """The reservation rule: an account's open orders never reserve more than its cross wallet holds
+        (with its collateral at the haircut value)."""
+        return acct.order_margin <= max(0, self.cross_cash(acct))
 
     def unbacked_orders(self) -> list[Order]:
         """The orders to cancel so that every account marked for a re-check is `backed` again: its newest
@@ -256,7 +262,7 @@ class Risk:
         accounts = self.state.accounts
         for account in pending:
             acct = accounts[account]
-            excess = acct.order_margin - max(0, acct.cross_wallet)
+            excess = acct.order_margin - max(0, self.cross_cash(acct))
             if excess <= 0:
                 continue
             for order in reversed(acct.orders.values()):

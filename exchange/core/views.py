@@ -37,11 +37,13 @@ def account_view(ex: Exchange, account: int) -> dict[str, Any] | None:
         if pos.isolated and pos.size:
             iso_wallet += pos.isolated_wallet
             iso_upnl += risk.upnl(pos)
-    margin_balance = acct.cross_wallet + upnl
+    collateral = risk.collateral.value(acct.id)
+    margin_balance = acct.cross_wallet + collateral + upnl
     return {
         "account": acct.id,
         "wallet_cash": acct.cross_wallet + iso_wallet,
         "cross_wallet_cash": acct.cross_wallet,
+        "collateral_value_cash": collateral,
         "isolated_wallet_cash": iso_wallet,
         "unrealized_pnl_cash": upnl + iso_upnl,
         "cross_unrealized_pnl_cash": upnl,
@@ -78,7 +80,7 @@ def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
         ratio = ratio_ppm(mm_ppm, pos.isolated_wallet + upnl) if size else 0
     else:
         cross_upnl, cross_mm_ppm, _, _ = risk.cross_totals(acct)
-        ratio = ratio_ppm(cross_mm_ppm, acct.cross_wallet + cross_upnl) if size else 0
+        ratio = ratio_ppm(cross_mm_ppm, risk.cross_cash(acct) + cross_upnl) if size else 0
     return {
         "symbol": pos.symbol,
         "size_lots": size,

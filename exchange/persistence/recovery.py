@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.engine import Exchange
 from ..core.instruments import Instrument
+from ..core.collateral import Asset
 from ..core.rules import BINANCE, Venue
 from .journal import JOURNAL_NAME, Damage, JournalError, cut_journal, journal_format, read_journal, scan_journal
 from .migrate import LEGACY_SUFFIX, migrate_legacy_journal
@@ -44,18 +45,18 @@ def _one_line(text: str) -> str:
 
 def recover(run_dir: str | Path, instruments: Iterable[Instrument], insurance_fund_cash: int = 0,
             margin_checks: bool = True, *, truncate_at_damage: bool = False, log: Any = None,
-            venue: Venue = BINANCE) -> Exchange:
+            venue: Venue = BINANCE, assets: tuple[Asset, ...] = ()) -> Exchange:
     """The exchange recovered from run_dir (a fresh one for an empty directory), repairing the journal
     as described above; `log` (a structlog-style logger) hears what was done."""
     run_dir, log = Path(run_dir), log or _Silent()
     try:
-        return _recover(run_dir, instruments, insurance_fund_cash, margin_checks, truncate_at_damage, log, venue)
+        return _recover(run_dir, instruments, insurance_fund_cash, margin_checks, truncate_at_damage, log, venue, assets)
     except (OSError, JournalError) as exc:
         raise RecoveryRefused(_one_line(str(exc))) from None
 
 
 def _recover(run_dir: Path, instruments: Iterable[Instrument], insurance_fund_cash: int, margin_checks: bool,
-             allow_cut: bool, log: Any, venue: Venue) -> Exchange:
+             allow_cut: bool, log: Any, venue: Venue, assets: tuple[Asset, ...]) -> Exchange:
     journal = run_dir / JOURNAL_NAME
     snapshots = snapshot_paths(run_dir)
     if not journal.exists() and snapshots:
@@ -78,10 +79,10 @@ def _recover(run_dir: Path, instruments: Iterable[Instrument], insurance_fund_ca
         for seq, path in newer:
             log.warning("snapshot set aside", path=str(set_aside(path)), seq=seq, journal_end_seq=scan.last_seq,
                         records_lost=lost)
-    exchange = _newest_sound_snapshot(snapshots[len(newer):], log, venue)
+    exchange = _newest_sound_snapshot(snapshots[len(newer):], log, venue, assets)
     source = f"snapshot seq {exchange.seq}" if exchange is not None else "empty exchange"
     if exchange is None:
-        exchange = Exchange(instruments, insurance_fund_cash, margin_checks, venue)
+        exchange = Exchange(instruments, insurance_fund_cash, margin_checks, venue, assets)
     replayed = 0
     for env in read_journal(journal):
         if env.seq > exchange.seq:
@@ -121,10 +122,11 @@ def _repair(journal: Path, damage: Damage, allow_cut: bool, log: Any) -> None:
                 saved=str(saved))
 
 
-def _newest_sound_snapshot(snapshots: list[tuple[int, Path]], log: Any, venue: Venue) -> Exchange | None:
+def _newest_sound_snapshot(snapshots: list[tuple[int, Path]], log: Any, venue: Venue,
+                           assets: tuple[Asset, ...]) -> Exchange | None:
     for seq, path in snapshots:
         try:
-            exchange = load_snapshot(path, venue)
+            exchange = load_snapshot(path, venue, assets)
         except SnapshotError as exc:
             log.warning("snapshot rejected", path=str(path), seq=seq, reason=_one_line(str(exc)))
             continue

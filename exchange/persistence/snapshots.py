@@ -19,6 +19,7 @@ from pathlib import Path
 import msgpack
 
 from ..core.engine import Exchange
+from ..core.collateral import Asset
 from ..core.rules import BINANCE, Venue
 
 MAGIC = b"LQXS"
@@ -71,7 +72,7 @@ def write_snapshot(run_dir: str | Path, exchange: Exchange, keep: int = SNAPSHOT
     return path
 
 
-def load_snapshot(path: Path, venue: Venue = BINANCE) -> Exchange:
+def load_snapshot(path: Path, venue: Venue = BINANCE, assets: tuple[Asset, ...] = ()) -> Exchange:
     """The exchange a snapshot holds, verified (checksum, decoding, file-name seq, stored state hash,
     invariants); SnapshotError says what is wrong."""
     data = path.read_bytes()
@@ -89,7 +90,7 @@ def load_snapshot(path: Path, venue: Venue = BINANCE) -> Exchange:
         raise SnapshotError("bad checksum")
     try:
         doc = msgpack.unpackb(body, raw=False, strict_map_key=False, use_list=True)
-        exchange = Exchange.from_snapshot(doc["state"], venue)
+        exchange = Exchange.from_snapshot(doc["state"], venue, assets)
     except Exception as exc:  # a decoder or restore error on bytes that passed the checksum
         raise SnapshotError(f"undecodable ({type(exc).__name__}: {exc})") from None
     m = _NAME.fullmatch(path.name)

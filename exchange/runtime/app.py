@@ -145,6 +145,7 @@ class ExchangeService:
         population = population_spec(self.raw.get("population", {}), self.config_dir, symbols) \
             if self.options.agents else None
         ex = recover(run_dir, self.config.instruments, self.config.initial_insurance_fund_cash, venue=self.config.venue,
+                     assets=self.config.assets,
                      truncate_at_damage=self.options.truncate_journal_at_damage, log=self.log)
         self.exchange = ex
         self.clock = WallClock(self.options.speed, max(time.time_ns(), ex.ts_ns))

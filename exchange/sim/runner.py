@@ -53,7 +53,7 @@ def build(scenario: Scenario, out_dir: str | Path | None = None, events: bool = 
     """Exchange, feeds, agents and kernel for a scenario; with out_dir, a journal, run.json and (with
     `events`) an events file there."""
     cfg = scenario.config
-    ex = Exchange(cfg.instruments, scenario.insurance_fund_cash, venue=cfg.venue)
+    ex = Exchange(cfg.instruments, scenario.insurance_fund_cash, venue=cfg.venue, assets=cfg.assets)
     instruments = dict(ex.instruments)
     views = {s: MarketView(s) for s in instruments}
     feeds = [build_feed(f, instruments[f.symbol], feed_seed(scenario.seed, i)) for i, f in enumerate(scenario.feeds)]

@@ -62,8 +62,8 @@ class Driver:
     that the events account for every wallet (`Ledger`)."""
 
     def __init__(self, instruments: list[Instrument], insurance_usdt: int = 1_000_000, margin_checks: bool = True,
-                 venue: Venue = BINANCE):
-        self.ex = Exchange(instruments, insurance_usdt * USDT, margin_checks, venue)
+                 venue: Venue = BINANCE, assets: tuple = ()):
+        self.ex = Exchange(instruments, insurance_usdt * USDT, margin_checks, venue, assets)
         self.ledger = Ledger(self.ex)
         self.seq = 0
         self.ts = 1_000_000_000
