@@ -98,7 +98,7 @@ def apply_changes(sim: Simulation, changes: dict[str, Any], at_s: float, seed: i
     ex = sim.exchange
     inst_changes, fund, shock = parse_changes(changes, list(ex.instruments))
     raw = sim.scenario.config.raw["instruments"]
-    new = Exchange.from_snapshot(ex.snapshot(), ex.venue)
+    new = Exchange.from_snapshot(ex.snapshot(), ex.venue, tuple(ex.collateral.assets.values()))
     for symbol, change in inst_changes.items():
         new.instruments[symbol] = changed_instrument(new.instruments[symbol], raw[symbol], change)
     if fund is not None:

@@ -30,17 +30,18 @@ NS = 1_000_000_000
 def initial_state(run_dir: str | Path) -> Exchange:
     """The exchange a run's journal starts from: a fork's snapshot (verified), else a fresh one."""
     snapshots = snapshot_paths(run_dir)
-    if snapshots:
-        return load_snapshot(snapshots[-1][1], scenario_of(read_run_meta(run_dir)).config.venue)  # the oldest: a
-        # fork's journal starts right after it
     scenario = scenario_of(read_run_meta(run_dir))
-    return Exchange(scenario.config.instruments, scenario.insurance_fund_cash, venue=scenario.config.venue)
+    if snapshots:  # the oldest: a fork's journal starts right after it
+        return load_snapshot(snapshots[-1][1], scenario.config.venue, scenario.config.assets)
+    return Exchange(scenario.config.instruments, scenario.insurance_fund_cash, venue=scenario.config.venue,
+                    assets=scenario.config.assets)
 
 
 def recover_run(run_dir: str | Path) -> Exchange:
     """The state after the whole journal, by the same recovery a server starts with."""
     scenario = scenario_of(read_run_meta(run_dir))
-    return recover(run_dir, scenario.config.instruments, scenario.insurance_fund_cash, venue=scenario.config.venue)
+    return recover(run_dir, scenario.config.instruments, scenario.insurance_fund_cash, venue=scenario.config.venue,
+                   assets=scenario.config.assets)
 
 
 def envelopes(run_dir: str | Path, after_seq: int = 0) -> Iterator[Envelope]:

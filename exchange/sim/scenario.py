@@ -50,7 +50,8 @@ class Scenario:
 
     def with_venue(self, venue: str) -> Scenario:
         """The same scenario under another venue profile (configs/venues/VENUE.toml)."""
-        return replace(parse_scenario({**self.data, "venue": venue}, self.base), seed=self.seed, agents=self.agents)
+        data = {**self.data, "venue": venue}
+        return replace(self, config=parse_scenario(data, self.base).config, data=data)
 
     def with_crowd_mode(self, mode: str) -> Scenario:
         """The same scenario with every crowd agent forced to one margin mode."""

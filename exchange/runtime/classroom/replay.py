@@ -83,7 +83,7 @@ def rebuild_board(config: ExchangeConfig, run_dir: Path, records: list[dict[str,
     """The scoreboard, from a replay of the exchange journal (on an exchange of its own)."""
     from .scoreboard import Scoreboard
 
-    ex = Exchange(config.instruments, config.initial_insurance_fund_cash, venue=config.venue)
+    ex = Exchange(config.instruments, config.initial_insurance_fund_cash, venue=config.venue, assets=config.assets)
     board = Scoreboard(ex)
     start_cash = next((r["starting_cash"] for r in records if r.get("e") == "setup"), 0)
     actions: dict[int, list[dict[str, Any]]] = {}
