@@ -146,7 +146,7 @@ def test_hyperliquid_slices_a_large_position_then_waits_30_seconds():
     first = d.index("BTCUSDT", 546_000)
     assert [e.qty_lots for e in of(first, "LiquidationOrderPlaced")] == [400]
     assert d.ex.accounts[1].positions["BTCUSDT"].size == 1_600
-    assert not of(d.index("BTCUSDT", 545_900, ), "LiquidationOrderPlaced")
+    assert not of(d.index("BTCUSDT", 545_900), "LiquidationOrderPlaced")
     d.ts += 29_000_000_000
     assert not of(d.index("BTCUSDT", 545_800), "LiquidationOrderPlaced")
     d.ts += 1_000_000_000
