@@ -50,18 +50,22 @@ def encode_snapshot(exchange: Exchange) -> bytes:
 
 def write_snapshot(run_dir: str | Path, exchange: Exchange, keep: int = SNAPSHOTS_KEPT) -> Path:
     """Write the state to run_dir (temp file, fsync, rename, fsync the directory), then delete all but
-    the newest `keep` snapshots."""
+    the newest `keep` snapshots; a failed write removes its temp file and raises."""
     if keep < 1:
         raise ValueError(f"keep {keep}: at least one snapshot must be kept")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     path = snapshot_path(run_dir, exchange.seq)
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(encode_snapshot(exchange))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(encode_snapshot(exchange))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not also keep half a snapshot on it
+        raise
     fd = os.open(run_dir, os.O_RDONLY)
     try:
         os.fsync(fd)

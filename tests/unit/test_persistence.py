@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from exchange.persistence import (
     write_snapshot,
 )
 from exchange.persistence.journal import HEADER, encode_envelope, scan_journal
+from exchange.persistence.snapshots import encode_snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 MIDS = {BTC: 600_000, ETH: 300_000}
@@ -260,6 +263,25 @@ def test_snapshot_layout_and_retention(tmp_path, config):
     body = data[20:]
     assert (magic, version, size, crc) == (b"LQXS", 2, len(body), zlib.crc32(body))
     assert msgpack.unpackb(body, strict_map_key=False) == {"state_hash": ex.state_hash(), "state": ex.snapshot()}
+
+
+def test_a_snapshot_the_disk_cannot_hold_leaves_no_partial_file(tmp_path, config):
+    """A full disk (the file-size limit, as tests/integration/test_faults.py gives the server) fails the
+    write with OSError and leaves the directory as it was: the older snapshot, no temp file."""
+    ex = Exchange(config.instruments, config.initial_insurance_fund_cash)
+    Driver(ex)(Heartbeat())
+    kept = write_snapshot(tmp_path, ex)
+    Driver(ex)(Heartbeat())
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(encode_snapshot(ex)) // 2, limit[1]))
+    try:
+        with pytest.raises(OSError):
+            write_snapshot(tmp_path, ex)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert sorted(tmp_path.iterdir()) == [kept]
 
 
 def legacy_journal(envelopes) -> bytes:
