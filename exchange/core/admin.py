@@ -126,7 +126,7 @@ class Admin:
             held = self.collateral.holdings.get(acct.id, {}).get(asset, 0)
             if units > held:
                 raise Rejection(Reject.INSUFFICIENT_BALANCE, f"withdrawing {units} units of {asset}; {held} held")
-            value = self.collateral.value(acct.id) - self.collateral.units_value(asset, held - units)
+            value = self.collateral.released_value(acct.id, asset, units)
             free = self.risk.free_balance(acct)
             if value > free:
                 raise Rejection(Reject.INSUFFICIENT_BALANCE, f"{units} units of {asset} count {value} cash units of "

@@ -83,6 +83,19 @@ class Collateral:
     def units_value(self, name: str, units: int) -> int:
         return units * self.prices[name] * self.assets[name].value_ratio_ppm // self.scales[name]  # down: against the account
 
+    def released_value(self, account: int, name: str, units: int) -> int:
+        """The margin (cash) an account's collateral loses if `units` of `name` leave it."""
+        held = self.holdings.get(account, {}).get(name, 0)
+        return self.value(account) - self.units_value(name, held - units)
+
+    def withdrawable(self, account: int, name: str, free_cash: int) -> int:
+        """The most units of `name` that may leave while the free balance covers the margin they release."""
+        lo, hi = 0, self.holdings.get(account, {}).get(name, 0)
+        while lo < hi:  # released_value grows with units: the largest that fits
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if self.released_value(account, name, mid) <= free_cash else (lo, mid - 1)
+        return lo
+
     def on_index(self, inst: Instrument, index_ticks: int) -> bool:
         """A new index of `inst`: the price of the asset it prices, and its holders marked for re-indexing.
         True when some account holds that asset (its margin moved)."""

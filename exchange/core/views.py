@@ -59,6 +59,20 @@ def account_view(ex: Exchange, account: int) -> dict[str, Any] | None:
     }
 
 
+def collateral_view(ex: Exchange, account: int) -> list[dict[str, Any]]:
+    """The collateral assets an account holds: units, their haircut value in cash, and how many may be
+    withdrawn now."""
+    acct, collateral = ex.accounts.get(account), ex.collateral
+    held = collateral.holdings.get(account)
+    if acct is None or not held:
+        return []
+    free = ex.risk.free_balance(acct)
+    return [{"asset": name, "units": units, "decimals": collateral.assets[name].decimals,
+             "value_cash": collateral.units_value(name, units),
+             "withdrawable_units": collateral.withdrawable(account, name, free)}
+            for name, units in sorted(held.items())]
+
+
 def position_view(ex: Exchange, acct: Account, pos: Position) -> dict[str, Any]:
     """Size, entry, mark, PnL, liquidation and bankruptcy prices, margin ratio and ADL quantile."""
     risk = ex.risk

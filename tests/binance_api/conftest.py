@@ -37,17 +37,19 @@ def run(coro: Any, timeout: float = 60.0) -> Any:
 
 @contextlib.asynccontextmanager
 async def http_service(run_dir: Path, instruments: dict[str, dict] | None = None, venue: str | None = None,
-                       **http: Any) -> AsyncIterator[ExchangeService]:
+                       collateral: dict[str, dict] | None = None, **http: Any) -> AsyncIterator[ExchangeService]:
     """An exchange service with the HTTP API, both on free ports, no index feeds (tests set the index);
     `instruments` overrides instrument fields (e.g. {"BTCUSDT": {"mark_method": "index"}}); `venue`: the
-    server config with `venue = VENUE` (configs/venues/)."""
+    server config with `venue = VENUE` (configs/venues/); `collateral`: its [collateral.NAME] tables."""
     config, raw = load_server_config(CONFIG_DIR / "server.toml")
     raw = {**raw, "feeds": {}}
     if venue:
         raw = with_venue(raw, venue)
     if instruments:
         raw["instruments"] = {s: {**cfg, **instruments.get(s, {})} for s, cfg in raw["instruments"].items()}
-    if venue or instruments:
+    if collateral:
+        raw["collateral"] = collateral
+    if venue or instruments or collateral:
         config = parse_config(raw)
     opts = ServeOptions(port=0, admin_key=ADMIN_KEY, log_commands=False, heartbeat_s=3600.0, snapshot_every_s=3600.0,
                         http=HttpOptions(port=0, **http), agents=False)

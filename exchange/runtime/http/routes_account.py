@@ -1,7 +1,8 @@
 """Account and position endpoints, Binance USDⓈ-M shapes: account, balance, positionRisk (v2 and v3),
 leverage, marginType, positionMargin, leverageBracket, adlQuantile, forceOrders, income,
-commissionRate, accountConfig, symbolConfig, position-mode and multi-assets-mode (one-way and
-single-asset only: a switch is refused with -4084), and the listenKey of the user data stream."""
+commissionRate, accountConfig, symbolConfig, position-mode and multi-assets-mode (one-way; multi-assets
+while the account holds collateral; a switch is refused with -4084), and the listenKey of the user data
+stream."""
 
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ def origin(account: int) -> str:
     return f"a{account}"
 
 
-def _views(api: Api, account: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _views(api: Api, account: int) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     acct = views.account_view(api.ex, account)
     positions = views.positions_view(api.ex, account)
     if acct is None or positions is None:
         raise error(REJECTED_MBX_KEY)
-    return acct, positions
+    return acct, positions, views.collateral_view(api.ex, account)
 
 
 @routes.get("/fapi/v2/account")
@@ -187,11 +188,18 @@ async def commission_rate(request: web.Request) -> web.Response:
     return answer(shapes.commission_rate(params.symbol(api_of(request).ex.instruments)))
 
 
+def _multi_assets(api: Api, account: int) -> bool:
+    """Multi-assets mode is on while the account holds collateral besides USDT (the admin's depositAsset)."""
+    return bool(api.ex.collateral.holdings.get(account))
+
+
 @routes.get("/fapi/v1/accountConfig")
 async def account_config(request: web.Request) -> web.Response:
-    await signed(request)
+    acct_id, _ = await signed(request)
+    api = api_of(request)
+    multi = await api.read(lambda: _multi_assets(api, acct_id))
     return answer({"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True, "dualSidePosition": False,
-                   "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1})
+                   "updateTime": 0, "multiAssetsMargin": multi, "tradeGroupId": -1})
 
 
 @routes.get("/fapi/v1/symbolConfig")
@@ -226,15 +234,19 @@ async def set_position_mode(request: web.Request) -> web.Response:
 
 @routes.get("/fapi/v1/multiAssetsMargin")
 async def asset_mode(request: web.Request) -> web.Response:
-    await signed(request)
-    return answer({"multiAssetsMargin": False})
+    acct_id, _ = await signed(request)
+    api = api_of(request)
+    return answer({"multiAssetsMargin": await api.read(lambda: _multi_assets(api, acct_id))})
 
 
 @routes.post("/fapi/v1/multiAssetsMargin")
 async def set_asset_mode(request: web.Request) -> web.Response:
-    _, params = await signed(request)
-    if params.enum("multiAssetsMargin", ("TRUE", "FALSE")) == "TRUE":
-        raise error(NOT_SUPPORTED, "Multi-Assets mode is not supported: USDT is the only margin asset.")
+    acct_id, params = await signed(request)
+    api = api_of(request)
+    wanted = params.enum("multiAssetsMargin", ("TRUE", "FALSE")) == "TRUE"
+    if wanted != await api.read(lambda: _multi_assets(api, acct_id)):
+        raise error(NOT_SUPPORTED, "The asset mode follows the account's collateral: multi-assets while it holds "
+                                   "assets besides USDT (deposited by the admin), single-asset otherwise.")
     raise error(NO_NEED_TO_CHANGE_ASSET_MODE)
 
 

@@ -1,7 +1,8 @@
 """Admin over HTTP (header X-Admin-Key with the server's admin key): create an account with an API key
-and secret and a deposit, deposit, withdraw, issue a new key pair, set or shock the index, halt and
-resume trading, change an instrument parameter, read the insurance fund. Parameters as for the
-Binance endpoints (query string or form body), answers as JSON."""
+and secret and a deposit, deposit, withdraw, deposit and withdraw collateral assets, issue a new key
+pair, set or shock the index, halt and resume trading, change an instrument parameter or its leverage
+brackets, read the insurance fund. Parameters as for the Binance endpoints (query string or form body),
+answers as JSON."""
 
 from __future__ import annotations
 
@@ -11,13 +12,18 @@ from typing import Any
 from aiohttp import web
 
 from ...core import views
-from ...core.commands import CreateAccount, Deposit, IndexPrice, SetInstrumentParam, SetTradingHalted, Withdraw
-from ...core.engine import INSTRUMENT_PARAMS
-from ...core.events import AccountCreated, BalanceChanged, InstrumentChanged, MarkPriceUpdated, TradingHalted
+from ...core.commands import (
+    CreateAccount, Deposit, DepositAsset, IndexPrice, SetBrackets, SetInstrumentParam, SetTradingHalted, Withdraw,
+    WithdrawAsset,
+)
+from ...core.engine import INSTRUMENT_PARAMS, MAX_CASH
+from ...core.events import (
+    AccountCreated, BalanceChanged, BracketsChanged, CollateralChanged, InstrumentChanged, MarkPriceUpdated, TradingHalted,
+)
 from .api import Api, expect
 from .binance import shapes
-from .binance.errors import INVALID_PARAMETER, REJECTED_MBX_KEY, error
-from .binance.params import Params, cash_amount, invalid, parse_pairs, ticks
+from .binance.errors import BAD_PRECISION, INVALID_PARAMETER, REJECTED_MBX_KEY, error
+from .binance.params import Params, bracket_rows, cash_amount, invalid, parse_pairs, ticks
 from .incoming import answer, api_of, raw_body, raw_query
 
 routes = web.RouteTableDef()
@@ -79,6 +85,34 @@ async def deposit(request: web.Request) -> web.Response:
 @routes.post("/admin/v1/withdraw")
 async def withdraw(request: web.Request) -> web.Response:
     return await _cash(request, Withdraw)
+
+
+async def _asset(request: web.Request, kind: type) -> web.Response:
+    """`asset` (a configured collateral asset) and `amount` in its units, to at most its decimals."""
+    api, params = await admin_params(request)
+    account = params.integer("account", 0, MAX_ACCOUNT)
+    asset = api.ex.collateral.assets.get(params.text("asset").upper())
+    if asset is None:
+        raise error(INVALID_PARAMETER, f"Not a collateral asset; these are: {', '.join(api.ex.collateral.assets) or 'none'}.")
+    units = params.units("amount", Decimal(1).scaleb(-asset.decimals), (BAD_PRECISION, BAD_PRECISION))
+    if not 0 < units <= MAX_CASH:
+        raise error(INVALID_PARAMETER, f"amount must be positive and at most {Decimal(MAX_CASH).scaleb(-asset.decimals)}.")
+
+    def done(events: list) -> dict[str, Any]:
+        ev = expect(events, account, CollateralChanged, kind.__name__)
+        return {"account": account, "asset": ev.asset, "balance": str(Decimal(ev.units).scaleb(-asset.decimals)),
+                "collateralValue": shapes.cash(ev.value_cash)}
+    return answer(await api.submit(kind(account, asset.name, units), ADMIN, done))
+
+
+@routes.post("/admin/v1/depositAsset")
+async def deposit_asset(request: web.Request) -> web.Response:
+    return await _asset(request, DepositAsset)
+
+
+@routes.post("/admin/v1/withdrawAsset")
+async def withdraw_asset(request: web.Request) -> web.Response:
+    return await _asset(request, WithdrawAsset)
 
 
 @routes.post("/admin/v1/index")
@@ -145,6 +179,20 @@ async def set_param(request: web.Request) -> web.Response:
         ev = expect(events, -1, InstrumentChanged, "SetInstrumentParam")
         return {"symbol": ev.symbol, "name": ev.name, "value": ev.value}
     return answer(await api.submit(SetInstrumentParam(inst.symbol, name, value), ADMIN, done))
+
+
+@routes.post("/admin/v1/leverageBracket")
+async def set_brackets(request: web.Request) -> web.Response:
+    """Replace a symbol's leverage brackets (its maintenance rates) live: `brackets` as GET
+    /fapi/v1/leverageBracket lists them. Every holder is re-checked at the next mark tick."""
+    api, params = await admin_params(request)
+    inst = params.symbol(api.ex.instruments)
+    rows = bracket_rows(params)
+
+    def done(events: list) -> dict[str, Any]:
+        expect(events, -1, BracketsChanged, "SetBrackets")
+        return shapes.leverage_bracket(api.ex.instruments[inst.symbol])
+    return answer(await api.submit(SetBrackets(inst.symbol, rows), ADMIN, done))
 
 
 @routes.get("/admin/v1/insurance")

@@ -7,7 +7,6 @@ parameters before it reaches the sequencer."""
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 from typing import Any
 
@@ -18,7 +17,7 @@ from ...core.events import OrderAccepted, OrderAmended, OrderCancelled
 from .api import Api, expect, rejection_of
 from .binance import shapes
 from .binance.errors import CANCEL_REJECTED, MANDATORY_PARAM, NO_SUCH_ORDER, BinanceError, error
-from .binance.params import MAX_BATCH_JSON_CHARS, Params, amend_command, invalid, order_command
+from .binance.params import Params, amend_command, invalid, item_params, json_param, order_command
 from .history import OrderRecord
 from .incoming import answer, api_of, signed
 
@@ -281,32 +280,10 @@ async def cancel_all_algo(request: web.Request) -> web.Response:
 
 # -- batches -------------------------------------------------------------------------------------
 def batch_items(params: Params, name: str, limit: int) -> list[Any]:
-    text = params.text(name)
-    if len(text) > MAX_BATCH_JSON_CHARS:
-        raise invalid(name)
-    try:
-        items = json.loads(text)
-    except ValueError:
-        raise invalid(name) from None
+    items = json_param(params, name)
     if not isinstance(items, list) or not 0 < len(items) <= limit:
         raise error(-4082, f"Invalid number of batch place orders: 1 to {limit}.")
     return items
-
-
-def item_params(item: Any) -> Params:
-    """One order of a batch: a JSON object of scalars -> Params (booleans and numbers as Binance strings)."""
-    if not isinstance(item, dict):
-        raise invalid("batchOrders")
-    pairs = []
-    for k, v in item.items():
-        if isinstance(v, bool):
-            v = "true" if v else "false"
-        elif isinstance(v, (int, float)):
-            v = repr(v)
-        if not isinstance(k, str) or not isinstance(v, str):
-            raise invalid("batchOrders")
-        pairs.append((k, v))
-    return Params(pairs)
 
 
 async def _each(calls: list) -> list[Any]:
@@ -332,7 +309,7 @@ async def batch_new(request: web.Request) -> web.Response:
     account, params = await signed(request)
     api = api_of(request)
     items = batch_items(params, "batchOrders", MAX_BATCH)
-    return answer(await _each([_guarded(lambda it: place(api, account, item_params(it), False), it) for it in items]))
+    return answer(await _each([_guarded(lambda it: place(api, account, item_params(it, "batchOrders"), False), it) for it in items]))
 
 
 @routes.put("/fapi/v1/batchOrders")
@@ -340,7 +317,7 @@ async def batch_modify(request: web.Request) -> web.Response:
     account, params = await signed(request)
     api = api_of(request)
     items = batch_items(params, "batchOrders", MAX_BATCH)
-    return answer(await _each([_guarded(lambda it: modify(api, account, item_params(it)), it) for it in items]))
+    return answer(await _each([_guarded(lambda it: modify(api, account, item_params(it, "batchOrders")), it) for it in items]))
 
 
 @routes.delete("/fapi/v1/batchOrders")

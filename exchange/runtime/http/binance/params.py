@@ -7,8 +7,10 @@ within stated ranges, enums checked. A failure raises BinanceError with the code
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from urllib.parse import parse_qsl
 
 from ....core.commands import (
@@ -21,7 +23,7 @@ from ....core.commands import (
     AmendOrder,
     PlaceOrder,
 )
-from ....core.instruments import Instrument
+from ....core.instruments import MAX_BRACKETS, Instrument, brackets_from_rows
 from .errors import (
     BAD_PRECISION,
     BAD_SYMBOL,
@@ -53,6 +55,7 @@ from .errors import (
 MAX_PARAMS = 40
 MAX_VALUE_CHARS = 64
 MAX_BATCH_JSON_CHARS = 16_384
+JSON_PARAMS = frozenset({"batchOrders", "brackets"})  # JSON values, bounded by MAX_BATCH_JSON_CHARS instead
 CLIENT_ORDER_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 DECIMAL_TEXT = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,18})?$")
 INTEGER_TEXT = re.compile(r"^-?[0-9]{1,19}$")
@@ -88,7 +91,7 @@ class Params:
         for name, value in pairs:
             if name in values:
                 raise error(TOO_MANY_PARAMETERS, f"Duplicate values for a parameter detected: '{name[:30]}'.")
-            if len(name) > MAX_VALUE_CHARS or (len(value) > MAX_VALUE_CHARS and name != "batchOrders"):
+            if len(name) > MAX_VALUE_CHARS or (len(value) > MAX_VALUE_CHARS and name not in JSON_PARAMS):
                 raise error(ILLEGAL_CHARS, f"Illegal characters found in parameter '{name[:30]}'; "
                             f"values are at most {MAX_VALUE_CHARS} characters.")
             values[name] = value
@@ -294,3 +297,55 @@ def cash_amount(params: Params, name: str = "amount") -> int:
     if n <= 0 or n > 10**18:
         raise error(-4055, f"Amount must be positive (and at most 10^12): {name}.")
     return n
+
+
+def json_param(params: Params, name: str) -> Any:
+    """A parameter that carries JSON (batchOrders, brackets), at most MAX_BATCH_JSON_CHARS long."""
+    text = params.text(name)
+    if len(text) > MAX_BATCH_JSON_CHARS:
+        raise invalid(name)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise invalid(name) from None
+
+
+def item_params(item: Any, name: str) -> Params:
+    """One item of a JSON list parameter: an object of scalars -> Params (booleans and numbers as Binance
+    strings)."""
+    if not isinstance(item, dict):
+        raise invalid(name)
+    pairs = []
+    for k, v in item.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (int, float)):
+            v = repr(v)
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise invalid(name)
+        pairs.append((k, v))
+    return Params(pairs)
+
+
+def bracket_rows(params: Params) -> list[list[int]]:
+    """`brackets`: a JSON list of Binance leverage brackets (as GET /fapi/v1/leverageBracket answers them:
+    notionalFloor, notionalCap, initialLeverage, maintMarginRatio; bracket and cum are ignored, cum is
+    derived) -> SetBrackets rows [floor cash, cap cash, max leverage, MMR ppm], checked as the core checks
+    them (they chain from 0, rates within [0, 1]) before anything is journaled."""
+    items = json_param(params, "brackets")
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BRACKETS:
+        raise error(INVALID_PARAMETER, f"brackets must be a JSON list of 1 to {MAX_BRACKETS} brackets.")
+    rows = []
+    for item in items:
+        p = item_params(item, "brackets")
+        if set(p.values) - {"bracket", "cum", "notionalFloor", "notionalCap", "initialLeverage", "maintMarginRatio"}:
+            raise invalid("brackets")
+        floor = p.units("notionalFloor", Decimal("0.000001"), (BAD_PRECISION, BAD_PRECISION))
+        cap = p.units("notionalCap", Decimal("0.000001"), (BAD_PRECISION, BAD_PRECISION))
+        mmr = p.units("maintMarginRatio", Decimal("0.000001"), (BAD_PRECISION, BAD_PRECISION))
+        rows.append([floor, cap, p.integer("initialLeverage", 1, 1000), mmr])
+    try:
+        brackets_from_rows(rows)
+    except ValueError as e:
+        raise error(INVALID_PARAMETER, f"brackets: {e}.") from None
+    return rows

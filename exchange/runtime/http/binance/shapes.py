@@ -290,13 +290,28 @@ def account_totals(acct: dict[str, Any], positions: list[dict[str, Any]]) -> dic
         "position_im": pos_im, "order_im": acct["order_margin_cash"], "im": pos_im + acct["order_margin_cash"],
         "mm": acct["maint_margin_cash"] + iso_mm, "cross_wallet": acct["cross_wallet_cash"],
         "cross_upnl": acct["cross_unrealized_pnl_cash"], "available": max(0, acct["available_cash"]),
-        "max_withdraw": max(0, acct["free_cash"]),
+        "max_withdraw": max(0, acct["free_cash"]), "collateral": acct["collateral_value_cash"],
     }
 
 
-def account(acct: dict[str, Any], positions: list[dict[str, Any]], instruments: dict[str, Instrument], ms: int,
-            v3: bool = False) -> dict[str, Any]:
-    """GET /fapi/v2/account (v3: positions with a size only, fewer fields)."""
+def collateral_rows(held: list[dict[str, Any]], ms: int) -> list[dict[str, Any]]:
+    """The collateral assets of an account (views.collateral_view) as Binance's multi-assets rows: balances
+    in the asset's own units; what they count as margin is in the account's totals."""
+    rows = []
+    for c in held:
+        units = str(Decimal(c["units"]).scaleb(-c["decimals"]))
+        rows.append({"asset": c["asset"], "walletBalance": units, "unrealizedProfit": "0", "marginBalance": units,
+                     "maintMargin": "0", "initialMargin": "0", "positionInitialMargin": "0",
+                     "openOrderInitialMargin": "0", "crossWalletBalance": units, "crossUnPnl": "0",
+                     "availableBalance": units,
+                     "maxWithdrawAmount": str(Decimal(c["withdrawable_units"]).scaleb(-c["decimals"])),
+                     "marginAvailable": True, "updateTime": ms, "collateralValue": cash(c["value_cash"])})
+    return rows
+
+
+def account(acct: dict[str, Any], positions: list[dict[str, Any]], held: list[dict[str, Any]],
+            instruments: dict[str, Instrument], ms: int, v3: bool = False) -> dict[str, Any]:
+    """GET /fapi/v2/account (v3: positions with a size only, fewer fields); `held`: views.collateral_view."""
     t = account_totals(acct, positions)
     asset = {"asset": QUOTE, "walletBalance": cash(t["wallet"]), "unrealizedProfit": cash(t["upnl"]),
              "marginBalance": cash(t["margin_balance"]), "maintMargin": cash(t["mm"]), "initialMargin": cash(t["im"]),
@@ -321,22 +336,29 @@ def account(acct: dict[str, Any], positions: list[dict[str, Any]], instruments: 
         rows.append(row)
     return {
         "feeTier": 0, "feeBurn": False, "canTrade": True, "canDeposit": True, "canWithdraw": True, "updateTime": 0,
-        "multiAssetsMargin": False, "tradeGroupId": -1,
-        "totalInitialMargin": cash(t["im"]), "totalMaintMargin": cash(t["mm"]), "totalWalletBalance": cash(t["wallet"]),
-        "totalUnrealizedProfit": cash(t["upnl"]), "totalMarginBalance": cash(t["margin_balance"]),
+        "multiAssetsMargin": bool(held), "tradeGroupId": -1,
+        "totalInitialMargin": cash(t["im"]), "totalMaintMargin": cash(t["mm"]),
+        "totalWalletBalance": cash(t["wallet"] + t["collateral"]),  # in multi-assets mode: USDT + collateral value
+        "totalUnrealizedProfit": cash(t["upnl"]), "totalMarginBalance": cash(t["margin_balance"] + t["collateral"]),
         "totalPositionInitialMargin": cash(t["position_im"]), "totalOpenOrderInitialMargin": cash(t["order_im"]),
-        "totalCrossWalletBalance": cash(t["cross_wallet"]), "totalCrossUnPnl": cash(t["cross_upnl"]),
+        "totalCrossWalletBalance": cash(t["cross_wallet"] + t["collateral"]), "totalCrossUnPnl": cash(t["cross_upnl"]),
         "availableBalance": cash(t["available"]), "maxWithdrawAmount": cash(t["max_withdraw"]),
-        "assets": [asset], "positions": rows,
+        "assets": [asset, *collateral_rows(held, ms)], "positions": rows,
     }
 
 
-def balance(acct: dict[str, Any], positions: list[dict[str, Any]], ms: int) -> list[dict[str, Any]]:
+def balance(acct: dict[str, Any], positions: list[dict[str, Any]], held: list[dict[str, Any]],
+            ms: int) -> list[dict[str, Any]]:
     t = account_totals(acct, positions)
-    return [{"accountAlias": f"lq{acct['account']}", "asset": QUOTE, "balance": cash(t["wallet"]),
+    alias = f"lq{acct['account']}"
+    return [{"accountAlias": alias, "asset": QUOTE, "balance": cash(t["wallet"]),
              "crossWalletBalance": cash(t["cross_wallet"]), "crossUnPnl": cash(t["cross_upnl"]),
              "availableBalance": cash(t["available"]), "maxWithdrawAmount": cash(t["max_withdraw"]),
-             "marginAvailable": True, "updateTime": ms}]
+             "marginAvailable": True, "updateTime": ms},
+            *({"accountAlias": alias, "asset": r["asset"], "balance": r["walletBalance"],
+               "crossWalletBalance": r["crossWalletBalance"], "crossUnPnl": "0",
+               "availableBalance": r["availableBalance"], "maxWithdrawAmount": r["maxWithdrawAmount"],
+               "marginAvailable": True, "updateTime": ms} for r in collateral_rows(held, ms))]
 
 
 def leverage_bracket(inst: Instrument) -> dict[str, Any]:
