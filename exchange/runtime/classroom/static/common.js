@@ -100,9 +100,9 @@ function showStatus(status) {
 
 setInterval(() => { const c = $("clock"); if (c) c.textContent = clock.text(); }, 250);
 
-function signed(text) {
+function signed(text, unit) {
   const n = Number(text);
-  return el("span", { class: n > 0 ? "up" : n < 0 ? "down" : "" }, (n > 0 ? "+" : "") + text);
+  return el("span", { class: n > 0 ? "up" : n < 0 ? "down" : "" }, (n > 0 ? "+" : "") + text + (unit || ""));
 }
 
 function hhmmss(ms) { return new Date(ms).toISOString().slice(11, 19); }
@@ -113,7 +113,7 @@ function boardTable(board, limit) {
                   el("th", { class: "hide-narrow" }, "Max DD"));
   const rows = board.students.slice(0, limit || board.students.length).map((r) => el("tr", {},
     el("td", {}, String(r.rank)), el("td", {}, r.name), el("td", { class: "hide-narrow" }, r.team),
-    el("td", {}, r.equity), el("td", {}, signed(r.pnl)), el("td", {}, signed(r.return_pct), "%"),
+    el("td", {}, r.equity), el("td", {}, signed(r.pnl)), el("td", {}, signed(r.return_pct, "%")),
     el("td", { class: r.liquidations ? "down" : "" }, String(r.liquidations)),
     el("td", { class: "hide-narrow" }, r.max_drawdown_pct + "%")));
   return el("table", {}, head, rows);
@@ -121,9 +121,9 @@ function boardTable(board, limit) {
 
 function teamsTable(board) {
   if (!board.teams.length) return el("p", { class: "dim" }, "No teams in this game.");
-  return el("table", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, "Team"), el("th", {}, "Equity"),
+  return el("table", { class: "compact" }, el("tr", {}, el("th", {}, "#"), el("th", {}, "Team"), el("th", {}, "Equity"),
                              el("th", {}, "PnL"), el("th", {}, "Return"), el("th", {}, "Liq."), el("th", {}, "Max DD")),
     board.teams.map((t) => el("tr", {}, el("td", {}, String(t.rank)), el("td", {}, t.team), el("td", {}, t.equity),
-                                el("td", {}, signed(t.pnl)), el("td", {}, signed(t.return_pct), "%"),
+                                el("td", {}, signed(t.pnl)), el("td", {}, signed(t.return_pct, "%")),
                                 el("td", {}, String(t.liquidations)), el("td", {}, t.max_drawdown_pct + "%"))));
 }

@@ -106,7 +106,7 @@ function market(msg) {
 function me(state) {
   page.me = state;
   $("me-equity").textContent = state.equity;
-  fill($("me-return"), signed(state.return_pct));
+  fill($("me-return"), signed(state.return_pct, "%"));
   const pos = state.positions.find((p) => p.symbol === page.symbol);
   if (pos) {
     const lev = $("leverage");
