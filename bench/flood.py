@@ -1,7 +1,7 @@
 """Flood benchmark: `python -m bench flood [--connections 100] [--seconds 3]`.
 
-An honest client's round trip (place an order, then cancel it: one request in flight) is timed
-alone, then while N hostile connections flood the same server process with the shipped limits:
+An honest client's round trip (place an order, then cancel it: one request in flight, at most
+HONEST_RATE requests per second, under the shipped rate limit) is timed alone, then while N hostile connections flood the same server process with the shipped limits:
 
 - `book`: each keeps `--window` queries of a deep book (400 levels) in flight, reading the answers;
 - `spam`: each logged in, placing and cancelling orders at the shipped per-connection rate limit;
@@ -36,6 +36,8 @@ from exchange.config import CONFIG_DIR
 ADMIN_KEY = "bench-flood-admin-key"
 SYMBOL = "BTCUSDT"
 KINDS = ("book", "spam", "nonreaders")
+HONEST_RATE = 1000.0  # requests/s of the honest client: half the shipped rate limit (2,000/s, burst 4,000)
+CHURN_RATE = 1500.0  # amends/s of the maker churning the book for the non-readers, under the limit too
 
 
 # -- hostile connections --------------------------------------------------------------------------
@@ -150,12 +152,14 @@ class Flood:
 
 
 # -- the honest client and the server -------------------------------------------------------------
-async def honest_round_trips(port: int, key: str, seconds: float) -> list[float]:
-    """Place + cancel, one request in flight, for `seconds`: the round trip of every request."""
+async def honest_round_trips(port: int, key: str, seconds: float, rate: float = HONEST_RATE) -> list[float]:
+    """Place + cancel, one request in flight and at most `rate` requests per second (an honest client
+    stays under the rate limit), for `seconds`: the round trip of every request."""
     from clients.sdk import Client
     rtts: list[float] = []
     async with Client(port=port, api_key=key, reconnect=False, timeout=120) as c:
-        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        deadline = start + seconds
         price = 29000
         while time.perf_counter() < deadline:
             price = 29000 + (price + 1) % 100
@@ -164,6 +168,9 @@ async def honest_round_trips(port: int, key: str, seconds: float) -> list[float]
             t1 = time.perf_counter()
             await c.cancel_order(order.id, SYMBOL)
             rtts += [t1 - t0, time.perf_counter() - t1]
+            ahead = start + len(rtts) / rate - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
     return rtts
 
 
@@ -208,16 +215,21 @@ async def setup_market(port: int, accounts: int) -> list[str]:
     return [m.api_key for m in made[2:]]
 
 
-async def churn(port: int, key: str, seconds: float, window: int = 32) -> int:
-    """Keep the book busy: re-price one order up and down, `window` amends in flight; the amends made."""
+async def churn(port: int, key: str, seconds: float, window: int = 32, rate: float = CHURN_RATE) -> int:
+    """Keep the book busy: re-price one order up and down, `window` amends in flight, at most `rate`
+    amends per second (under the rate limit); the amends made."""
     from clients.sdk import Client
     async with Client(port=port, api_key=key, timeout=60) as c:
         order = await c.create_order(SYMBOL, "limit", "buy", "0.01", "29500")
-        deadline, n = time.perf_counter() + seconds, 0
+        start = time.perf_counter()
+        deadline, n = start + seconds, 0
         while time.perf_counter() < deadline:
             await asyncio.gather(*(c.edit_order(order.id, SYMBOL, amount="0.01", price=str(29500 + (n + i) % 50))
                                    for i in range(window)))
             n += window
+            ahead = start + n / rate - time.perf_counter()
+            if ahead > 0:
+                await asyncio.sleep(ahead)
         return n
 
 
