@@ -18,7 +18,6 @@ class Limits:
     max_frame: int = 64 * 1024  # bytes in one request frame
     max_outbox: int = 4 * 1024 * 1024  # unsent bytes of one connection
     max_outbox_total: int = 64 * 1024 * 1024  # unsent bytes of all connections together
-    max_inflight: int = 128  # queued requests of one connection before its socket stops being read
     rate: float = 2000.0  # requests per second per connection (admin exempt)
     burst: float = 4000.0
     max_connections: int = 10_000  # also at most RLIMIT_NOFILE - FD_RESERVE
@@ -28,7 +27,6 @@ class Limits:
     login_failure_rate: float = 0.5  # failed logins per second per peer host, sustained
     turn_requests: int = 1000  # requests the sequencer serves per turn, at most ...
     turn_ms: float = 2.0  # ... and for at most this long, before it flushes and lets sockets in
-    read_requests: int = 128  # requests read (all connections, round-robin) per loop iteration
 
     def connection_cap(self) -> int:
         """max_connections, lowered to keep FD_RESERVE descriptors of the process's limit free."""
@@ -41,10 +39,10 @@ class Limits:
 # [server] key in the config file -> Limits field
 CONFIG_KEYS = {
     "max_frame_bytes": "max_frame", "max_outbox_bytes": "max_outbox", "max_outbox_total_bytes": "max_outbox_total",
-    "max_inflight": "max_inflight", "rate_limit_per_s": "rate", "rate_burst": "burst",
+    "rate_limit_per_s": "rate", "rate_burst": "burst",
     "max_connections": "max_connections", "hello_timeout_s": "hello_timeout_s", "login_timeout_s": "login_timeout_s",
     "login_failure_burst": "login_failure_burst", "login_failure_rate_per_s": "login_failure_rate",
-    "turn_requests": "turn_requests", "turn_ms": "turn_ms", "read_requests": "read_requests",
+    "turn_requests": "turn_requests", "turn_ms": "turn_ms",
 }
 _TYPES = {f.name: type(f.default) for f in fields(Limits)}
 

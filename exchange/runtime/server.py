@@ -64,7 +64,7 @@ from .hub import EXPIRED_REASONS, Hub
 from .limits import Limits, LoginThrottle
 from .queries import QUERIES
 from .sequencer import Sequencer
-from .session import Inbox, Session
+from .session import Session
 
 __all__ = ["KeyStore", "Limits", "Server"]
 
@@ -146,7 +146,6 @@ class Server:
         self.connections = 0  # admitted and not yet gone (closing ones included: they hold a descriptor)
         self.refused = 0  # connections refused at the cap
         self.unsent = 0  # bytes written by the exchange and not yet taken by the kernel, all connections
-        self.inbox = Inbox(limits.read_requests)
         self.logins = LoginThrottle(limits.login_failure_burst, limits.login_failure_rate, log)
         self.snapshot_error: str | None = None
         self.book_answers: dict[tuple[str, int | None], tuple[int, Encoded]] = {}  # queries.q_book
@@ -221,9 +220,9 @@ class Server:
             if s.account < 0:
                 raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
             cmd = schema.to_command(op, msg, s.account, self.ex.instruments)
-            self._submit(s, rid, cmd, f"a{s.account}", _COMMAND_ANSWERS[op])
+            self._submit(s, rid, cmd, s.origin, _COMMAND_ANSWERS[op])
         elif op in schema.QUERY_OPS:
-            self._query(s, rid, QUERIES[op], self, self._query_account(s, op, msg), msg)
+            self._answer(s, rid, QUERIES[op], self, self._query_account(s, op, msg), msg)
         elif op in ("subscribe", "unsubscribe"):
             self._subscription(s, op, rid, msg)
         elif op in ADMIN_OPS:
@@ -243,24 +242,8 @@ class Server:
 
     def _submit(self, s: Session, rid: int, commands: Any, origin: str,
                 answer: Callable[[Server, Any, list], Any]) -> None:
-        s.begin()
-
-        def done(events: list) -> None:
-            s.end()
-            self._answer(s, rid, answer, self, commands, events)
-
-        self.sequencer.submit(commands, origin, done, key=s)
-
-    def _query(self, s: Session, rid: int, fn: Callable, *args: Any) -> None:
-        """Answer fn(*args) in order with the session's commands (through its sequencer queue)."""
-        s.begin()
-
-        def query() -> None:
-            s.end()
-            if not s.closed:
-                self._answer(s, rid, fn, *args)
-
-        self.sequencer.call(query, key=s)
+        """Apply the commands now (requests are handled inside the sequencer's turn) and answer."""
+        self._answer(s, rid, answer, self, commands, self.sequencer.execute(commands, origin))
 
     def _login(self, s: Session, rid: int, key: str) -> None:
         if not self.logins.allowed(s.host):
@@ -268,7 +251,7 @@ class Server:
         if self.admin_key and hmac.compare_digest(key.encode(), self.admin_key.encode()):
             s.admin = True
             s.bucket.rate = s.bucket.burst = s.bucket.tokens = float("inf")
-            s.logged_in()
+            s.logged_in(-1)
             s.result(rid, {"account": None, "admin": True})
             return
         account = self.keys.account_for(key)
@@ -277,8 +260,7 @@ class Server:
             raise WireError("AUTH_FAILED", "unknown API key")
         if s.account >= 0 and s.account != account:
             raise WireError("AUTH_FAILED", f"this connection is logged in as account {s.account}")
-        s.account = account
-        s.logged_in()
+        s.logged_in(account)
         s.result(rid, {"account": account, "admin": False})
 
     def _subscription(self, s: Session, op: str, rid: int, msg: dict) -> None:
@@ -290,8 +272,8 @@ class Server:
             self.hub.unsubscribe(s, channel, symbol)
             s.result(rid, {"channel": channel, "symbol": symbol or None})
             return
-        self._query(s, rid, lambda: self.hub.subscribe(s, channel, symbol) or {"channel": channel,
-                                                                               "symbol": symbol or None})
+        self._answer(s, rid, lambda: self.hub.subscribe(s, channel, symbol) or {"channel": channel,
+                                                                                "symbol": symbol or None})
 
     def _query_account(self, s: Session, op: str, msg: dict) -> int:
         if op not in ("account", "positions", "open_orders", "order"):
@@ -442,7 +424,7 @@ class Server:
         self._submit(s, rid, cmd, "admin", answer)
 
     def _a_snapshot(self, s: Session, rid: int, msg: dict) -> None:
-        self._query(s, rid, self.take_snapshot)
+        self._answer(s, rid, self.take_snapshot)
 
     def take_snapshot(self) -> dict[str, Any]:
         """Write a snapshot (in the sequencer, after the journal is on disk: a snapshot must never be
@@ -464,7 +446,7 @@ class Server:
         return {"seq": self.ex.seq, "path": str(path)}
 
     def _a_state_hash(self, s: Session, rid: int, msg: dict) -> None:
-        self._query(s, rid, lambda: {"seq": self.ex.seq, "state_hash": self.ex.state_hash()})
+        self._answer(s, rid, lambda: {"seq": self.ex.seq, "state_hash": self.ex.state_hash()})
 
 
 _COMMAND_ANSWERS: dict[str, Callable] = {

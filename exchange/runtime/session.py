@@ -1,18 +1,16 @@
 """One client connection (asyncio BufferedProtocol): framing, hello/login state and deadlines, rate
-limit, fair reading, bounded outbox; and the Inbox that handles the input of all connections.
+limit, bounded input, bounded outbox.
 
-Reading: a socket is read (at most READ_BYTES at a time) only when everything read before has been
-handled. The Inbox handles what was read a few requests of each connection at a time, in fair order
-(fair.py), about `read_requests` per loop iteration, so a connection pipelining thousands of requests
-costs other connections one request per round, and every loop iteration stays short. Past
-`max_inflight` queued requests a connection is not read until answers have gone out.
+Input: what the socket delivers (at most READ_BYTES at a time) is kept undecoded, and the connection
+becomes a source of the sequencer (sequencer.py), which decodes and handles its requests a few at a
+time, in fair order with the other connections, inside its turns. While more than MAX_UNHANDLED
+bytes of a connection's input wait, its socket is not read.
 
-Output is collected in memory and written once per sequencer turn (or once per Inbox round for
-immediate answers). A connection whose unsent output (our buffer + the transport's) passes
-`max_outbox` bytes is aborted, and the server drops the largest backlogs when all connections
-together pass `max_outbox_total`: a client that does not read never stalls the engine or grows
-memory. An exception while handling one request answers that request with INTERNAL and the
-connection carries on.
+Output is collected in memory and written at the end of the sequencer's turn, after the journal
+flush. A connection whose unsent output (our buffer + the transport's) passes `max_outbox` bytes is
+aborted, and the server drops the largest backlogs when all connections together pass
+`max_outbox_total`: a client that does not read never stalls the engine or grows memory. An
+exception while handling one request answers that request with INTERNAL and the connection carries on.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..wire.codec import Decoder, Encoded, FrameError, encode, encode_result
 from ..wire.schema import WireError, parse_request
-from .fair import FairOrder
 from .limits import TokenBucket
 
 if TYPE_CHECKING:
@@ -31,24 +28,26 @@ if TYPE_CHECKING:
     from .limits import Limits
 
 READ_BYTES = 16 * 1024
-PER_VISIT = 16  # requests of a connection handled each time its turn in the round comes
+MAX_UNHANDLED = READ_BYTES  # input bytes of a connection waiting to be handled before its socket rests
 LINGER_S = 1.0
-_read_buffer = memoryview(bytearray(READ_BYTES))  # shared: the loop fills it and hands it over at once
+_read_buffer = bytearray(READ_BYTES)  # shared: the loop fills it and hands it over at once
+_read_view = memoryview(_read_buffer)
 
 
 class Writer(Protocol):
-    """What a session needs of the sequencer (sequencer.py): where to report a fault, where to say it has
-    bytes to flush."""
+    """What a session needs of the sequencer (sequencer.py): where to say it has work, or bytes to
+    flush, and where to report a fault."""
 
     dirty: list[Any]
     fault: FaultLog
+
+    def ready(self, source: Session) -> None: ...
 
 
 class Server(Protocol):
     """What a session needs of the gateway server (server.py; Protocols, so this module imports neither)."""
 
     limits: Limits
-    inbox: Inbox
     unsent: int
 
     @property
@@ -65,73 +64,29 @@ class Server(Protocol):
     def dropped(self, session: Session, reason: str) -> None: ...
 
 
-class Inbox:
-    """Connections with received input waiting, served up to PER_VISIT requests at a time in fair
-    order (fair.py), about `per_iteration` requests a round. The first input of a loop iteration is
-    handled at once (a lone client waits for no extra iteration); input arriving after it waits for
-    the next round, at the next iteration."""
-
-    def __init__(self, per_iteration: int) -> None:
-        self.per_iteration = max(1, per_iteration)
-        self.order = FairOrder()
-        self._scheduled = False
-
-    def add(self, session: Session) -> None:
-        if session.waiting:
-            return
-        session.waiting = True
-        self.order.add(session)
-        if not self._scheduled:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next)
-            self._round()
-
-    def _next(self) -> None:
-        self._scheduled = False
-        if self.order:
-            self._scheduled = True
-            asyncio.get_running_loop().call_soon(self._next)
-            self._round()
-
-    def _round(self) -> None:
-        order = self.order
-        touched: dict[Session, None] = {}
-        budget = self.per_iteration
-        while order and budget > 0:
-            session = order.pop()
-            touched[session] = None
-            handled, more = session.take(PER_VISIT)
-            budget -= max(handled, 1)
-            order.done(session, handled, more)
-            session.waiting = more
-        for session in touched:
-            session.flush()
-            if not session.waiting:
-                session.pace()
-
-
 class Session(asyncio.BufferedProtocol):
     def __init__(self, server: Server) -> None:
         self.server = server
+        self.sequencer = server.sequencer
         limits = server.limits
         self.decoder = Decoder(limits.max_frame)
         self.bucket = TokenBucket(limits.rate, limits.burst)
         self.max_outbox = limits.max_outbox
-        self.max_inflight = limits.max_inflight
         self.transport: asyncio.Transport | None = None
         self.peer = self.host = ""
         self.hello = False
         self.account = -1  # logged-in account, -1 = none
+        self.origin = ""  # of its commands in the journal: a<account>
         self.admin = False
         self.closed = False
+        self.ending = ""  # the reason to close once the output of this turn is written
         self.out: list[bytes] = []
         self.out_bytes = 0  # in self.out
         self.backlog = 0  # in the transport's buffer, as last seen
-        self.queued = False
+        self.queued = False  # in the sequencer's dirty list
         self.held = False  # output held by the sequencer until the journal can be written
-        self.inflight = 0
         self.paused = False  # reading paused
-        self.waiting = False  # in the inbox's ring
+        self.waiting = False  # in the sequencer's round
         self.admitted = False  # counted in the server's connections
         self._since = 0.0
         self._deadline: asyncio.TimerHandle | None = None
@@ -155,17 +110,20 @@ class Session(asyncio.BufferedProtocol):
         self.server.disconnected(self, self.admitted)
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _read_buffer
+        return _read_view
 
     def buffer_updated(self, nbytes: int) -> None:
-        """Bytes arrived: keep them for the inbox and read no more until they are handled."""
-        if self.closed:
+        """Bytes arrived: keep them for the sequencer; rest the socket while too many wait."""
+        if self.closed or self.ending:
             return
-        self.decoder.push(bytes(_read_buffer[:nbytes]))
-        if not self.paused:
+        decoder = self.decoder
+        decoder.push(_read_view[:nbytes])
+        if not self.waiting:
+            self.waiting = True
+            self.sequencer.ready(self)
+        if not self.paused and decoder.backlog > MAX_UNHANDLED:
             self.paused = True
             self.transport.pause_reading()
-        self.server.inbox.add(self)
 
     def pause_writing(self) -> None:
         """The transport's buffer passed max_outbox: checked in flush(), nothing to do here."""
@@ -173,24 +131,31 @@ class Session(asyncio.BufferedProtocol):
     def resume_writing(self) -> None:
         pass
 
-    # -- input ---------------------------------------------------------------------------------
-    def take(self, n: int) -> tuple[int, bool]:
-        """Handle up to n of the requests received (fewer at max_inflight): (how many, whether to
-        come back for more)."""
-        if self.closed:
+    # -- input: a source of the sequencer ------------------------------------------------------
+    def serve(self, n: int) -> tuple[int, bool]:
+        """Handle up to n of the requests received (inside a sequencer turn): (how many, whether
+        more are waiting)."""
+        if self.closed or self.ending:
+            self.waiting = False
             return 0, False
+        decoder = self.decoder
         try:
-            messages = self.decoder.feed(b"", max(1, min(n, self.max_inflight - self.inflight)))
+            messages = decoder.feed(b"", n)
         except FrameError as exc:
             self.error(None, exc.code, str(exc))
-            self.flush()
-            self.close(exc.code)
-            return 0, False
+            self.close_after_output(exc.code)
+            self.waiting = False
+            return 1, False
         for msg in messages:
             self._handle(msg)
-            if self.closed:
+            if self.closed or self.ending:
+                self.waiting = False
                 return len(messages), False
-        return len(messages), self.decoder.pending and self.inflight < self.max_inflight
+        more = self.waiting = decoder.pending
+        if self.paused and (not more or decoder.backlog <= MAX_UNHANDLED):
+            self.paused = False
+            self.transport.resume_reading()
+        return len(messages), more
 
     def _handle(self, msg: Any) -> None:
         op = None
@@ -203,19 +168,8 @@ class Session(asyncio.BufferedProtocol):
         except WireError as exc:
             self.error(_request_id(msg), exc.code, exc.message)
         except Exception as exc:  # noqa: BLE001 - a bug costs this request, not the connection
-            self.server.sequencer.fault("request", exc, op=op)
+            self.sequencer.fault("request", exc, op=op)
             self.error(_request_id(msg), "INTERNAL", f"internal error ({type(exc).__name__})")
-
-    def pace(self) -> None:
-        """Out of the inbox: back into it with input still to handle, else read the socket again,
-        unless too many requests are in flight (then flush() calls this again as answers go out)."""
-        if self.closed or self.waiting or self.inflight >= self.max_inflight:
-            return
-        if self.decoder.pending:
-            self.server.inbox.add(self)
-        elif self.paused:
-            self.paused = False
-            self.transport.resume_reading()
 
     # -- deadlines -----------------------------------------------------------------------------
     def _expect(self, code: str, seconds: float) -> None:
@@ -235,12 +189,17 @@ class Session(asyncio.BufferedProtocol):
         else:
             self._expect("", 0)
 
-    def logged_in(self) -> None:
+    def logged_in(self, account: int) -> None:
+        """Logged in as `account` (-1: the admin)."""
+        if account >= 0:
+            self.account = account
+            self.origin = f"a{account}"
         self._expect("", 0)
 
     def _late(self, code: str) -> None:
+        """A deadline passed (outside the sequencer's turns: nothing unjournaled is in the outbox)."""
         self._deadline = None
-        if self.closed:
+        if self.closed or self.ending:
             return
         what = "hello" if code == "HELLO_TIMEOUT" else "login"
         self.error(None, code, f"no {what} in time: connection closed")
@@ -267,7 +226,7 @@ class Session(asyncio.BufferedProtocol):
                 return
         if not self.queued:
             self.queued = True
-            self.server.sequencer.dirty.append(self)
+            self.sequencer.dirty.append(self)
 
     def result(self, rid: int, result: Any) -> None:
         if type(result) is Encoded:
@@ -279,6 +238,7 @@ class Session(asyncio.BufferedProtocol):
         self.send({"type": "error", "id": rid, "code": code, "message": message})
 
     def flush(self) -> None:
+        """Write the output collected (the sequencer calls this after the journal flush)."""
         self.queued = False
         if self.closed or self.held:
             return
@@ -290,9 +250,8 @@ class Session(asyncio.BufferedProtocol):
         self.refresh_backlog()
         if self.backlog > self.max_outbox:
             self.close("SLOW_CONSUMER")
-            return
-        if self.paused and not self.waiting and self.inflight < self.max_inflight:
-            self.pace()
+        elif self.ending:
+            self.close(self.ending)
 
     def refresh_backlog(self) -> None:
         """Count the transport's buffer as it is now (the kernel takes from it between our looks)."""
@@ -300,12 +259,15 @@ class Session(asyncio.BufferedProtocol):
         self.server.unsent += backlog - self.backlog
         self.backlog = backlog
 
-    # -- requests in flight --------------------------------------------------------------------
-    def begin(self) -> None:
-        self.inflight += 1
-
-    def end(self) -> None:
-        self.inflight -= 1
+    def close_after_output(self, reason: str) -> None:
+        """Close with `reason` once what this turn produced is written (a bad frame: nothing more is read)."""
+        self.ending = reason
+        if not self.paused:
+            self.paused = True
+            self.transport.pause_reading()
+        if not self.queued:
+            self.queued = True
+            self.sequencer.dirty.append(self)
 
     def close(self, reason: str) -> None:
         """Drop the connection. A slow consumer at once; one refused at the cap, or at shutdown, after

@@ -32,7 +32,7 @@ class BadFrame(FrameError):
 class Decoder:
     """Incremental msgpack decoder with a frame size limit (bytes) and bounded containers."""
 
-    __slots__ = ("_chunk", "_fed", "_full", "_last", "_rest", "_unpacker", "max_frame")
+    __slots__ = ("_chunk", "_fed", "_last", "_ready", "_rest", "_unpacker", "max_frame")
 
     def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
         self.max_frame = max_frame
@@ -42,18 +42,33 @@ class Decoder:
             max_array_len=max_frame // 2, max_map_len=max_frame // 4, max_ext_len=0, strict_map_key=True)
         self._fed = 0  # bytes fed to the unpacker so far; unpacker.tell() is the bytes consumed
         self._last = 0  # offset just past the last complete message
-        self._rest: bytes | memoryview = b""  # received, not yet fed to the unpacker
-        self._full = False  # the last feed() stopped at its limit
+        self._rest: bytes | memoryview = b""  # received, not yet fed to the unpacker (it had no room)
+        self._ready = False  # the unpacker was fed since it last ran out of data: it may hold messages
 
     @property
     def pending(self) -> bool:
         """Input is buffered that a further feed() (even with no data) may turn into messages."""
-        return self._full or bool(self._rest)
+        return self._ready or bool(self._rest)
 
-    def push(self, data: bytes) -> None:
-        """Buffer received bytes for later feed() calls."""
-        if data:
-            self._rest = bytes(self._rest) + data if self._rest else memoryview(data)
+    @property
+    def backlog(self) -> int:
+        """Bytes received and not yet decoded."""
+        return self._fed - self._unpacker.tell() + len(self._rest)
+
+    def push(self, data: bytes | memoryview) -> None:
+        """Take received bytes (copied: `data` may be reused) for later feed() calls."""
+        if not data:
+            return
+        if not self._rest:
+            try:
+                self._unpacker.feed(data)
+            except msgpack.BufferFull:  # the messages it holds are not taken yet: keep the bytes aside
+                self._rest = bytes(data)
+            else:
+                self._fed += len(data)
+                self._ready = True
+            return
+        self._rest = bytes(self._rest) + data
 
     def feed(self, data: bytes = b"", limit: int = -1) -> list[Any]:
         """Feed received bytes; return the complete messages they finish, in order: at most `limit`
@@ -62,10 +77,11 @@ class Decoder:
         out: list[Any] = []
         up = self._unpacker
         while True:
-            while len(out) != limit:
+            while self._ready and len(out) != limit:
                 try:
                     msg = up.unpack()
                 except msgpack.OutOfData:
+                    self._ready = False
                     break
                 except (ValueError, TypeError, msgpack.UnpackException) as exc:
                     if "exceeds max" in str(exc):  # a string, binary or container longer than a frame
@@ -77,9 +93,7 @@ class Decoder:
                 self._last = end
                 out.append(msg)
             if len(out) == limit:
-                self._full = True
                 return out
-            self._full = False
             if self._fed - self._last > self.max_frame:
                 raise FrameTooLarge(f"frame larger than {self.max_frame} bytes")
             if not self._rest:
@@ -90,6 +104,7 @@ class Decoder:
             except msgpack.BufferFull:
                 raise FrameTooLarge(f"frame larger than {self.max_frame} bytes") from None
             self._fed += len(piece)
+            self._ready = True
 
 
 _packer = msgpack.Packer(use_bin_type=True)
