@@ -16,7 +16,7 @@ MAX_REMEMBERED = 4096  # idle keys whose virtual time is remembered (the ones ah
 
 class FairOrder:
     def __init__(self) -> None:
-        self._heap: list[tuple[int, int, int, Any, Any]] = []  # (start, waited, tie, key, source)
+        self._heap: list[tuple[int, int, Any, Any]] = []  # (2 * start + waited, tie, key, source)
         self._finish: dict[Any, int] = {}  # idle key -> virtual time its last service ended
         self._tie = itertools.count()
         self.vtime = 0
@@ -27,19 +27,19 @@ class FairOrder:
     def add(self, key: Any, source: Any) -> None:
         """`key` had no work and now has some, done by `source`."""
         start = self._finish.pop(key, 0) if self._finish else 0
-        heapq.heappush(self._heap, (start if start > self.vtime else self.vtime, 0, next(self._tie), key, source))
+        heapq.heappush(self._heap, (2 * (start if start > self.vtime else self.vtime), next(self._tie), key, source))
 
     def pop(self) -> tuple[Any, Any]:
         """The key to serve now and its source; report what it was served with done()."""
-        start, _, _, key, source = heapq.heappop(self._heap)
-        self.vtime = start
+        start, _, key, source = heapq.heappop(self._heap)
+        self.vtime = start >> 1
         return key, source
 
     def done(self, key: Any, source: Any, served: int, more: bool) -> None:
         """The key just popped was served `served` units; `more`: it still has work."""
         finish = self.vtime + served
         if more:
-            heapq.heappush(self._heap, (finish, 1, next(self._tie), key, source))
+            heapq.heappush(self._heap, (2 * finish + 1, next(self._tie), key, source))
             return
         self._finish[key] = finish
         if len(self._finish) > MAX_REMEMBERED:

@@ -99,14 +99,16 @@ class Hub:
 
     def publish(self, events: list, touched: list[tuple[str, int, int]], ts_ns: int) -> None:
         ex = self.ex
-        trades: dict[str, list] = {}
-        marks: list[str] = []
+        trades: dict[str, list] | None = None
+        marks: list[str] | None = None
         for ev in events:
             t = type(ev)
             if t is Trade:
                 touched.append((ev.symbol, -ev.taker_side, ev.price_ticks))
                 self._closed_if_filled(ev.maker_account, ev.maker_order_id)
                 self._closed_if_filled(ev.taker_account, ev.taker_order_id)
+                if trades is None:
+                    trades = {}
                 trades.setdefault(ev.symbol, []).append(ev)
                 if self.private:
                     self._fill(ev, ev.taker_account, "taker")
@@ -123,6 +125,8 @@ class Hub:
             elif t is PositionChanged:
                 self._reduce_only_levels(ev, touched)
             elif t is MarkPriceUpdated:
+                if marks is None:
+                    marks = []
                 marks.append(ev.symbol)
                 continue
             elif t is PublicLiquidation or t is FundingRateSettled:
@@ -153,7 +157,7 @@ class Hub:
             self._book_updates(touched)
         for listener in self.listeners:
             listener(events, touched, ts_ns)
-        for symbol, group in trades.items():
+        for symbol, group in (trades or {}).items():
             readers = self._readers("trades", symbol)
             if readers:
                 inst = ex.instruments[symbol]
@@ -161,7 +165,7 @@ class Hub:
                     {"id": tr.trade_id, "price": price_str(tr.price_ticks, inst),
                      "qty": str(tr.qty_lots * inst.lot_step), "side": "buy" if tr.taker_side > 0 else "sell",
                      "liquidation": tr.liquidation} for tr in group]})
-        for symbol in marks:
+        for symbol in marks or ():
             readers = self._readers("ticker", symbol)
             if readers:
                 msg = to_wire(ticker_view(ex, symbol), ex.instruments[symbol])

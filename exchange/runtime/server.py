@@ -10,7 +10,6 @@ import hmac
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from ..core.commands import (
     CreateAccount,
     Deposit,
     IndexPrice,
-    PlaceOrder,
     SetInstrumentParam,
     SetTradingHalted,
     Withdraw,
@@ -27,19 +25,9 @@ from ..core.commands import (
 from ..core.engine import Exchange
 from ..core.events import (
     AccountCreated,
-    AutoAddMarginSet,
     BalanceChanged,
-    CommandRejected,
     InstrumentChanged,
-    IsolatedMarginChanged,
-    LeverageSet,
-    MarginModeSet,
     MarkPriceUpdated,
-    OrderAccepted,
-    OrderAmended,
-    OrderCancelled,
-    OrderRejected,
-    Trade,
     TradingHalted,
 )
 from ..persistence import SNAPSHOTS_KEPT, write_snapshot
@@ -58,9 +46,10 @@ from ..wire.schema import (
     symbol_field,
     to_wire,
 )
+from .answers import COMMAND_ANSWERS, Answer, expect
 from .clock import Clock
 from .faults import describe
-from .hub import EXPIRED_REASONS, Hub
+from .hub import Hub
 from .limits import Limits, LoginThrottle
 from .queries import QUERIES
 from .sequencer import Sequencer
@@ -104,25 +93,6 @@ class KeyStore:
 
     def close(self) -> None:
         self._fh.close()
-
-
-def _simple_answer(kind: type, fields: tuple[str, ...]) -> Callable[[Server, Any, list], dict]:
-    """Answer with some fields of the event of `kind` the command caused."""
-    def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
-        ev = _expect(events, cmd.account, kind)
-        return to_wire({f: getattr(ev, f) for f in fields}, self.ex.instruments.get(getattr(ev, "symbol", "")))
-    return answer
-
-
-def _expect(events: list, account: int, kind: type) -> Any:
-    """The first event of `kind` for `account`, or WireError for the rejection that came instead."""
-    for ev in events:
-        t = type(ev)
-        if (t is OrderRejected or t is CommandRejected) and ev.account == account:
-            raise WireError(ev.code, ev.message)
-        if t is kind and getattr(ev, "account", account) == account:
-            return ev
-    raise WireError("INTERNAL", f"the engine did not answer with {kind.__name__}")
 
 
 class Server:
@@ -220,7 +190,7 @@ class Server:
             if s.account < 0:
                 raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
             cmd = schema.to_command(op, msg, s.account, self.ex.instruments)
-            self._submit(s, rid, cmd, s.origin, _COMMAND_ANSWERS[op])
+            self._submit(s, rid, cmd, s.origin, COMMAND_ANSWERS[op])
         elif op in schema.QUERY_OPS:
             self._answer(s, rid, QUERIES[op], self, self._query_account(s, op, msg), msg)
         elif op in ("subscribe", "unsubscribe"):
@@ -240,10 +210,9 @@ class Server:
             self.sequencer.fault("answer", exc, rid=rid)
             s.error(rid, "INTERNAL", f"internal error: {type(exc).__name__}")
 
-    def _submit(self, s: Session, rid: int, commands: Any, origin: str,
-                answer: Callable[[Server, Any, list], Any]) -> None:
+    def _submit(self, s: Session, rid: int, commands: Any, origin: str, answer: Answer) -> None:
         """Apply the commands now (requests are handled inside the sequencer's turn) and answer."""
-        self._answer(s, rid, answer, self, commands, self.sequencer.execute(commands, origin))
+        self._answer(s, rid, answer, self.ex, commands, self.sequencer.execute(commands, origin))
 
     def _login(self, s: Session, rid: int, key: str) -> None:
         if not self.logins.allowed(s.host):
@@ -284,67 +253,6 @@ class Server:
             raise WireError("NOT_LOGGED_IN", f"{op} needs a login with an API key")
         return s.account
 
-    # -- command answers -----------------------------------------------------------------------
-    def order_result(self, account: int, oid: int, events: list) -> dict[str, Any]:
-        """The state of an order right after the command that placed or amended it."""
-        ex = self.ex
-        order = views.open_order(ex, account, oid)
-        if order is not None:
-            out = views.order_view(order)
-            inst = ex.instruments[order.symbol]
-            result = to_wire(out, inst)
-        else:
-            result = {"order_id": oid}
-            inst = None
-        filled = value = 0
-        status = "FILLED"
-        for ev in events:
-            t = type(ev)
-            if t is Trade and ev.taker_order_id == oid:
-                filled += ev.qty_lots
-                value += ev.qty_lots * ev.price_ticks
-                inst = ex.instruments[ev.symbol]
-            elif t is OrderCancelled and ev.order_id == oid:
-                status = "EXPIRED" if ev.reason in EXPIRED_REASONS else "CANCELED"
-                result["reason"] = ev.reason
-        if order is None:
-            result["status"] = status
-            if inst is not None:
-                result["filled"] = str(filled * inst.lot_step)
-        if inst is not None:
-            result["avg_price"] = price_str(Fraction(value, filled), inst) if filled else None
-        return result
-
-    def _place_answer(self, cmd: PlaceOrder, events: list) -> dict[str, Any]:
-        accepted = _expect(events, cmd.account, OrderAccepted)
-        result = self.order_result(cmd.account, accepted.order_id, events)
-        if "symbol" not in result:  # closed by this very request
-            inst = self.ex.instruments[cmd.symbol]
-            filled = inst.qty_to_lots(result.get("filled", "0"))
-            result.update(symbol=cmd.symbol, client_order_id=cmd.client_order_id, type=cmd.order_type,
-                          side="buy" if cmd.side > 0 else "sell", qty=str(cmd.qty_lots * inst.lot_step),
-                          remaining=str((cmd.qty_lots - filled) * inst.lot_step),
-                          price=price_str(cmd.price_ticks, inst) if cmd.price_ticks else None)
-        return result
-
-    def _cancel_answer(self, cmd: Any, events: list) -> dict[str, Any]:
-        ev = _expect(events, cmd.account, OrderCancelled)
-        inst = self.ex.instruments[ev.symbol]
-        return {"order_id": ev.order_id, "symbol": ev.symbol, "status": "CANCELED",
-                "remaining": str(ev.remaining_lots * inst.lot_step)}
-
-    def _cancel_all_answer(self, cmd: Any, events: list) -> dict[str, Any]:
-        for ev in events:
-            if type(ev) is OrderRejected and ev.account == cmd.account:
-                raise WireError(ev.code, ev.message)
-        ids = [ev.order_id for ev in events if type(ev) is OrderCancelled and ev.account == cmd.account]
-        return {"symbol": cmd.symbol, "cancelled": ids}
-
-    def _amend_answer(self, cmd: Any, events: list) -> dict[str, Any]:
-        ev = _expect(events, cmd.account, OrderAmended)
-        return self.order_result(cmd.account, ev.order_id, events)
-
-
     # -- admin ---------------------------------------------------------------------------------
     def _a_create_account(self, s: Session, rid: int, msg: dict) -> None:
         """One CreateAccount command carries the deposit: a rejection (the id exists, a bad amount) changes
@@ -355,8 +263,8 @@ class Server:
         deposit = 0 if msg.get("deposit") is None else schema.cash_field(msg, "deposit")
         self.next_account = max(self.next_account, account + 1)
 
-        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
-            _expect(events, account, AccountCreated)
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            expect(events, account, AccountCreated)
             return {"account": account, "api_key": self.keys.issue(account)}
 
         self._submit(s, rid, CreateAccount(account, deposit), "admin", answer)
@@ -371,8 +279,8 @@ class Server:
         account = param(msg, "account")
         cmd = kind(account, param(msg, "amount", op=msg["op"]))
 
-        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
-            ev = _expect(events, account, BalanceChanged)
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            ev = expect(events, account, BalanceChanged)
             return to_wire({"account": account, "cross_wallet_cash": ev.cross_wallet_cash}, None)
 
         self._submit(s, rid, cmd, "admin", answer)
@@ -385,7 +293,7 @@ class Server:
 
     def _a_set_halted(self, s: Session, rid: int, msg: dict) -> None:
         cmd = SetTradingHalted(param(msg, "halted"))
-        self._submit(s, rid, cmd, "admin", lambda self, c, ev: {"halted": _expect(ev, -1, TradingHalted).halted})
+        self._submit(s, rid, cmd, "admin", lambda ex, c, ev: {"halted": expect(ev, -1, TradingHalted).halted})
 
     def _a_set_index(self, s: Session, rid: int, msg: dict) -> None:
         inst = symbol_field(msg, self.ex.instruments)
@@ -394,8 +302,8 @@ class Server:
         if driver is not None:
             driver.set_price(ticks)
 
-        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
-            _expect(events, -1, MarkPriceUpdated)
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            expect(events, -1, MarkPriceUpdated)
             return to_wire(views.ticker_view(self.ex, inst.symbol), inst)
 
         self._submit(s, rid, IndexPrice(inst.symbol, ticks), "admin", answer)
@@ -417,8 +325,8 @@ class Server:
         inst = symbol_field(msg, self.ex.instruments)
         cmd = SetInstrumentParam(inst.symbol, param(msg, "name"), param(msg, "value"))
 
-        def answer(self: Server, cmd: Any, events: list) -> dict[str, Any]:
-            ev = _expect(events, -1, InstrumentChanged)
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            ev = expect(events, -1, InstrumentChanged)
             return {"symbol": ev.symbol, "name": ev.name, "value": ev.value}
 
         self._submit(s, rid, cmd, "admin", answer)
@@ -449,14 +357,4 @@ class Server:
         self._answer(s, rid, lambda: {"seq": self.ex.seq, "state_hash": self.ex.state_hash()})
 
 
-_COMMAND_ANSWERS: dict[str, Callable] = {
-    "place": Server._place_answer,
-    "cancel": Server._cancel_answer,
-    "cancel_all": Server._cancel_all_answer,
-    "amend": Server._amend_answer,
-    "set_leverage": _simple_answer(LeverageSet, ("symbol", "leverage")),
-    "set_margin_mode": _simple_answer(MarginModeSet, ("symbol", "mode")),
-    "adjust_margin": _simple_answer(IsolatedMarginChanged, ("symbol", "delta_cash", "isolated_wallet_cash")),
-    "set_auto_add_margin": _simple_answer(AutoAddMarginSet, ("symbol", "enabled")),
-}
 _ADMIN: dict[str, Callable] = {op: getattr(Server, f"_a_{op}") for op in ADMIN_OPS}

@@ -78,6 +78,9 @@ class Decoder:
         up = self._unpacker
         while True:
             while self._ready and len(out) != limit:
+                if up.tell() == self._fed:  # all consumed: spare the OutOfData exception
+                    self._ready = False
+                    break
                 try:
                     msg = up.unpack()
                 except msgpack.OutOfData:

@@ -61,6 +61,7 @@ QUERY_OPS = frozenset({"account", "positions", "open_orders", "order", "book", "
                        "funding", "insurance_fund", "time"})
 ADMIN_OPS = frozenset({"create_account", "create_api_key", "deposit", "withdraw", "set_halted", "set_index",
                        "shock_index", "set_param", "snapshot", "state_hash"})
+ALL_OPS = SESSION_OPS | COMMAND_OPS | QUERY_OPS | ADMIN_OPS
 CHANNELS = frozenset({"book", "trades", "ticker", "liquidations", "private"})
 PUBLIC_CHANNELS_WITH_SYMBOL = frozenset({"book", "trades", "ticker", "liquidations"})
 
@@ -94,7 +95,7 @@ def parse_request(msg: Any) -> tuple[str, int]:
     op = msg.get("op")
     if type(op) is not str:
         raise WireError("BAD_MESSAGE", f"op {show(op)} must be a string")
-    if op not in SESSION_OPS and op not in COMMAND_OPS and op not in QUERY_OPS and op not in ADMIN_OPS:
+    if op not in ALL_OPS:
         raise WireError("UNKNOWN_OP", f"unknown op {show(op)}")
     return op, rid
 
@@ -149,12 +150,12 @@ _TYPE_OF_KIND = {"int": int, "bool": bool, "str": str, "enum": str, "lots": str,
 def param(msg: dict, name: str, default: Any = _MISSING, inst: Instrument | None = None, op: str = "") -> Any:
     """msg[name] checked against PARAMS[op, name] or PARAMS[name] and converted (decimal strings to
     core units; `inst` for lots and ticks), or the default when absent (or None)."""
-    spec = PARAMS.get((op, name)) or PARAMS[name]
     value = msg.get(name)
     if value is None:
         if default is _MISSING:
             raise WireError("MISSING_PARAM", f"missing parameter {name!r}")
         return default
+    spec = PARAMS.get((op, name)) or PARAMS[name] if op else PARAMS[name]
     kind = spec.kind
     if type(value) is not _TYPE_OF_KIND[kind]:
         raise WireError("INVALID_PARAM", f"{name} must be {_TYPE_OF_KIND[kind].__name__}, not {type(value).__name__}")
@@ -266,42 +267,68 @@ def cash_field(msg: dict, name: str = "amount") -> int:
 # -- commands -----------------------------------------------------------------------------------
 def place_command(msg: dict, account: int, instruments: dict[str, Instrument]) -> PlaceOrder:
     inst = symbol_field(msg, instruments)
-    order_type = param(msg, "type", LIMIT)
+    get = msg.get  # the optional fields are usually absent: checked here before param() is called
+    order_type = LIMIT if get("type") is None else param(msg, "type")
     priced = order_type in (LIMIT, STOP, TAKE_PROFIT)
     price = param(msg, "price", inst=inst) if priced else 0
     stop = param(msg, "stop_price", inst=inst) if order_type in TRIGGER_TYPES else 0
-    tif = GTX if param(msg, "post_only", False) else param(msg, "tif", GTC)
+    tif = GTX if get("post_only") is not None and param(msg, "post_only") else \
+        GTC if get("tif") is None else param(msg, "tif")
     return PlaceOrder(account, inst.symbol, BUY if param(msg, "side") == "buy" else SELL,
-                      param(msg, "qty", inst=inst), price, order_type, tif, param(msg, "reduce_only", False), stop,
-                      param(msg, "working_type", MARK_PRICE), param(msg, "stp", STP_NONE),
-                      param(msg, "client_order_id", ""))
+                      param(msg, "qty", inst=inst), price, order_type, tif,
+                      get("reduce_only") is not None and param(msg, "reduce_only"), stop,
+                      MARK_PRICE if get("working_type") is None else param(msg, "working_type"),
+                      STP_NONE if get("stp") is None else param(msg, "stp"),
+                      "" if get("client_order_id") is None else param(msg, "client_order_id"))
+
+
+def _cancel(msg: dict, account: int, instruments: dict[str, Instrument]) -> CancelOrder:
+    return CancelOrder(account, symbol_field(msg, instruments).symbol, param(msg, "order_id"))
+
+
+def _cancel_all(msg: dict, account: int, instruments: dict[str, Instrument]) -> CancelAll:
+    return CancelAll(account, symbol_field(msg, instruments).symbol)
+
+
+def _amend(msg: dict, account: int, instruments: dict[str, Instrument]) -> AmendOrder:
+    inst = symbol_field(msg, instruments)
+    return AmendOrder(account, inst.symbol, param(msg, "order_id"), param(msg, "qty", inst=inst),
+                      param(msg, "price", inst=inst))
+
+
+def _set_leverage(msg: dict, account: int, instruments: dict[str, Instrument]) -> SetLeverage:
+    return SetLeverage(account, symbol_field(msg, instruments).symbol, param(msg, "leverage"))
+
+
+def _set_margin_mode(msg: dict, account: int, instruments: dict[str, Instrument]) -> SetMarginMode:
+    return SetMarginMode(account, symbol_field(msg, instruments).symbol, param(msg, "mode"))
+
+
+def _adjust_margin(msg: dict, account: int, instruments: dict[str, Instrument]) -> AdjustIsolatedMargin:
+    symbol = symbol_field(msg, instruments).symbol
+    amount = param(msg, "amount")
+    if not amount:
+        raise WireError("INVALID_PARAM", "amount must not be 0")
+    return AdjustIsolatedMargin(account, symbol, amount)
+
+
+def _set_auto_add_margin(msg: dict, account: int, instruments: dict[str, Instrument]) -> SetAutoAddMargin:
+    return SetAutoAddMargin(account, symbol_field(msg, instruments).symbol, param(msg, "enabled"))
+
+
+_COMMANDS: dict[str, Callable[[dict, int, dict[str, Instrument]], Any]] = {
+    "place": place_command, "cancel": _cancel, "cancel_all": _cancel_all, "amend": _amend,
+    "set_leverage": _set_leverage, "set_margin_mode": _set_margin_mode, "adjust_margin": _adjust_margin,
+    "set_auto_add_margin": _set_auto_add_margin,
+}
 
 
 def to_command(op: str, msg: dict, account: int, instruments: dict[str, Instrument]) -> Any:
     """The core command for a trading op of an authenticated account."""
-    if op == "place":
-        return place_command(msg, account, instruments)
-    inst = symbol_field(msg, instruments)
-    symbol = inst.symbol
-    if op == "cancel":
-        return CancelOrder(account, symbol, param(msg, "order_id"))
-    if op == "cancel_all":
-        return CancelAll(account, symbol)
-    if op == "amend":
-        return AmendOrder(account, symbol, param(msg, "order_id"), param(msg, "qty", inst=inst),
-                          param(msg, "price", inst=inst))
-    if op == "set_leverage":
-        return SetLeverage(account, symbol, param(msg, "leverage"))
-    if op == "set_margin_mode":
-        return SetMarginMode(account, symbol, param(msg, "mode"))
-    if op == "adjust_margin":
-        amount = param(msg, "amount")
-        if not amount:
-            raise WireError("INVALID_PARAM", "amount must not be 0")
-        return AdjustIsolatedMargin(account, symbol, amount)
-    if op == "set_auto_add_margin":
-        return SetAutoAddMargin(account, symbol, param(msg, "enabled"))
-    raise WireError("UNKNOWN_OP", f"{op!r} is not a trading command")
+    parse = _COMMANDS.get(op)
+    if parse is None:
+        raise WireError("UNKNOWN_OP", f"{op!r} is not a trading command")
+    return parse(msg, account, instruments)
 
 
 # -- core values -> wire values -----------------------------------------------------------------
@@ -342,6 +369,15 @@ def _scaled_str(count: int, unit: Decimal) -> str:
     return text
 
 
+def qty_str(lots: int, inst: Instrument) -> str:
+    """Lots as a decimal quantity string."""
+    return _scaled_str(lots, inst.lot_step)
+
+
+def side_str(side: int) -> str:
+    return "buy" if side > 0 else "sell"
+
+
 def _lots(v: int, inst: Instrument | None) -> str:
     return _scaled_str(v, inst.lot_step) if inst is not None else str(v)
 
@@ -351,7 +387,7 @@ def _scaled(decimals: int) -> Callable[[int, Instrument | None], str]:
 
 
 def _side(v: int, inst: Instrument | None) -> str:
-    return "buy" if v > 0 else "sell"
+    return side_str(v)
 
 
 _SUFFIXES: tuple[tuple[str, Callable], ...] = (
