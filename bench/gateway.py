@@ -119,7 +119,7 @@ def run_loadgen(binary: Path, port: int, clients: int, window: int, warmup: floa
 def start_exchange(run_dir: Path, profile_to: str | None = None) -> tuple[subprocess.Popen, int]:
     config = run_dir / "bench.toml"
     config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nheartbeat_s = 3600\n'
-                      "snapshot_every_s = 3600\nrate_limit_per_s = 1e9\nrate_burst = 1e9\nmax_inflight = 100000\n")
+                      "snapshot_every_s = 3600\nrate_limit_per_s = 1e9\nrate_burst = 1e9\n")
     profiler = ["-m", "cProfile", "-o", profile_to] if profile_to else []
     proc = subprocess.Popen([sys.executable, *profiler, "-m", "exchange", "serve", "--config", str(config),
                              "--run-dir", str(run_dir / "run"), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet",

@@ -42,7 +42,7 @@ SYMBOL = "BTCUSDT"
 def start_exchange(run_dir: Path) -> tuple[subprocess.Popen, int, int]:
     config = run_dir / "bench.toml"
     config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nheartbeat_s = 3600\nsnapshot_every_s = 3600\n'
-                      "rate_limit_per_s = 1e9\nrate_burst = 1e9\nmax_inflight = 100000\n"
+                      "rate_limit_per_s = 1e9\nrate_burst = 1e9\n"
                       "[http]\nenabled = true\nport = 0\nrate_limit_per_s = 1e9\nrate_burst = 1e9\nmax_pending = 1000000\n")
     proc = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir",
                              str(run_dir / "run"), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet",
