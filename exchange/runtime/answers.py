@@ -24,10 +24,12 @@ from ..core.events import (
     Trade,
 )
 from ..core.instruments import Instrument
+from ..wire.codec import Encoded, encode
 from ..wire.schema import WireError, price_str, qty_str, side_str, to_wire
 from .hub import EXPIRED_REASONS
 
 Answer = Callable[[Exchange, Any, list], Any]  # (exchange, command, its events) -> the result
+RESTING_TAILS_KEPT = 10_000  # encoded shapes of resting answers kept (then forgotten all at once)
 
 
 def expect(events: list, account: int, kind: type) -> Any:
@@ -60,6 +62,27 @@ def resting(ev: OrderAccepted, inst: Instrument) -> dict[str, Any]:
             "status": "UNTRIGGERED" if ev.order_type in TRIGGER_TYPES else "NEW", "avg_price": None}
 
 
+_RESTING_HEAD = bytes([0x80 | 14]) + encode("order_id")  # a map of resting()'s 14 fields, order_id first
+_CLIENT_ORDER_ID = encode("client_order_id")
+_resting_tails: dict[tuple[Any, ...], bytes] = {}
+
+
+def resting_encoded(ev: OrderAccepted, inst: Instrument) -> Encoded:
+    """resting(ev, inst), encoded: what follows order_id and client_order_id is the same for every
+    order of the same shape (symbol, side, type, prices, qty, tif, reduce-only), encoded once."""
+    key = (ev.symbol, ev.side, ev.order_type, ev.price_ticks, ev.stop_price_ticks, ev.qty_lots, ev.tif,
+           ev.reduce_only, inst.tick_size, inst.lot_step)
+    head = b"".join((_RESTING_HEAD, encode(ev.order_id), _CLIENT_ORDER_ID, encode(ev.client_order_id)))
+    tail = _resting_tails.get(key)
+    if tail is None:  # a new shape: encoded whole, its tail kept
+        whole = encode(resting(ev, inst))
+        if len(_resting_tails) >= RESTING_TAILS_KEPT:
+            _resting_tails.clear()
+        _resting_tails[key] = whole[len(head):]
+        return Encoded(whole)
+    return Encoded(head + tail)
+
+
 def order_result(ex: Exchange, account: int, oid: int, events: list) -> dict[str, Any]:
     """The state of an order right after the command that placed or amended it."""
     order = views.open_order(ex, account, oid)
@@ -90,11 +113,11 @@ def order_result(ex: Exchange, account: int, oid: int, events: list) -> dict[str
     return result
 
 
-def place(ex: Exchange, cmd: PlaceOrder, events: list) -> dict[str, Any]:
+def place(ex: Exchange, cmd: PlaceOrder, events: list) -> dict[str, Any] | Encoded:
     if len(events) == 1:  # accepted, and nothing else happened: it rests (the common case, made cheap)
         ev = events[0]
         if type(ev) is OrderAccepted and ev.account == cmd.account:
-            return resting(ev, ex.instruments[ev.symbol])
+            return resting_encoded(ev, ex.instruments[ev.symbol])
     accepted = expect(events, cmd.account, OrderAccepted)
     result = order_result(ex, cmd.account, accepted.order_id, events)
     if "symbol" not in result:  # closed by this very request

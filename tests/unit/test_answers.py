@@ -1,9 +1,12 @@
 """The gateway's answers to trading commands (exchange/runtime/answers.py): the cheap answer built from
-an OrderAccepted event alone is the answer the general path builds from the order itself."""
+an OrderAccepted event alone is the answer the general path builds from the order itself, and so is
+its encoding, which reuses the encoded fields of orders of the same shape."""
 
 from __future__ import annotations
 
 import random
+
+import msgpack
 
 from exchange.config import load_config
 from exchange.core.commands import (
@@ -54,6 +57,9 @@ def test_a_resting_order_is_answered_from_its_event_as_from_the_order():
         ev = events[0]
         inst = ex.instruments[ev.symbol]
         assert answers.resting(ev, inst) == answers.order_result(ex, 1, ev.order_id, events), cmd
-        assert answers.place(ex, cmd, events) == answers.resting(ev, inst)
+        assert msgpack.unpackb(answers.place(ex, cmd, events)) == answers.resting(ev, inst)
+        again = apply(cmd._replace(client_order_id=f"again{i}"))[0]  # the same shape: its encoded fields reused
+        assert msgpack.unpackb(answers.place(ex, cmd, [again])) == answers.resting(again, inst)
+        assert (again.order_id, again.client_order_id) != (ev.order_id, ev.client_order_id)
         checked.add(kind)
     assert checked == {LIMIT, STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET}
