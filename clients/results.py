@@ -50,6 +50,7 @@ class Balance:
     initial_margin: Decimal
     order_margin: Decimal
     margin_ratio: Decimal | None  # cross MM / margin balance; 1 = liquidation; None when balance <= 0
+    collateral: dict[str, Decimal] = field(default_factory=dict)  # asset -> units held (their value is in margin_balance)
     info: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -57,7 +58,8 @@ class Balance:
         return cls(m["account"], Decimal(m["wallet"]), Decimal(m["cross_wallet"]), Decimal(m["isolated_wallet"]),
                    Decimal(m["unrealized_pnl"]), Decimal(m["margin_balance"]), Decimal(m["available"]),
                    Decimal(m["free"]), Decimal(m["maint_margin"]), Decimal(m["initial_margin"]),
-                   Decimal(m["order_margin"]), _d(m["margin_ratio"]), m)
+                   Decimal(m["order_margin"]), _d(m["margin_ratio"]),
+                   {c["asset"]: Decimal(c["balance"]) for c in m.get("collateral", ())}, m)
 
 
 @dataclass(frozen=True, slots=True)

@@ -448,6 +448,18 @@ class Client:
     async def set_instrument_param(self, symbol: str, name: str, value: int) -> dict:
         return await self.request("set_param", symbol=symbol, name=name, value=int(value))
 
+    async def set_brackets(self, symbol: str, brackets: list[dict]) -> list[dict]:
+        """Replace the leverage brackets ({floor, cap, max_leverage, mmr}; cum is derived) live; returns them."""
+        rows = [{k: (v if k == "max_leverage" else _s(v)) for k, v in b.items() if k != "cum"} for b in brackets]
+        return (await self.request("set_brackets", symbol=symbol, brackets=rows))["brackets"]
+
+    async def deposit_asset(self, account: int, asset: str, amount: Any) -> dict:
+        """Credit collateral (an asset the server config declares): {account, asset, balance, value}."""
+        return await self.request("deposit_asset", account=account, asset=asset, amount=_s(amount))
+
+    async def withdraw_asset(self, account: int, asset: str, amount: Any) -> dict:
+        return await self.request("withdraw_asset", account=account, asset=asset, amount=_s(amount))
+
     async def take_snapshot(self) -> dict:
         return await self.request("snapshot")
 

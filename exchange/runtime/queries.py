@@ -3,6 +3,7 @@ the server, run in the sequencer in order with the connection's commands, never 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core import views
@@ -29,7 +30,12 @@ def q_account(server: Server, account: int, msg: dict) -> Any:
     view = views.account_view(server.ex, account)
     if view is None:
         raise WireError("UNKNOWN_ACCOUNT", f"unknown account {account}")
-    return to_wire(view, None)
+    answer = to_wire(view, None)
+    answer["collateral"] = [{"asset": c["asset"], "balance": str(Decimal(c["units"]).scaleb(-c["decimals"])),
+                             "withdrawable": str(Decimal(c["withdrawable_units"]).scaleb(-c["decimals"])),
+                             **to_wire({"value_cash": c["value_cash"]}, None)}
+                            for c in views.collateral_view(server.ex, account)]
+    return answer
 
 
 def q_positions(server: Server, account: int, msg: dict) -> Any:

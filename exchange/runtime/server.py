@@ -17,15 +17,20 @@ from ..core import views
 from ..core.commands import (
     CreateAccount,
     Deposit,
+    DepositAsset,
     IndexPrice,
+    SetBrackets,
     SetInstrumentParam,
     SetTradingHalted,
     Withdraw,
+    WithdrawAsset,
 )
 from ..core.engine import Exchange
 from ..core.events import (
     AccountCreated,
     BalanceChanged,
+    BracketsChanged,
+    CollateralChanged,
     InstrumentChanged,
     MarkPriceUpdated,
     TradingHalted,
@@ -40,9 +45,12 @@ from ..wire.schema import (
     PROTOCOL_VERSION,
     PUBLIC_CHANNELS_WITH_SYMBOL,
     WireError,
+    asset_units,
+    brackets_field,
     int_field,
     param,
     price_str,
+    show,
     symbol_field,
     to_wire,
 )
@@ -330,6 +338,40 @@ class Server:
             return {"symbol": ev.symbol, "name": ev.name, "value": ev.value}
 
         self._submit(s, rid, cmd, "admin", answer)
+
+    def _a_set_brackets(self, s: Session, rid: int, msg: dict) -> None:
+        """Replace an instrument's leverage brackets (its maintenance rates) live."""
+        inst = symbol_field(msg, self.ex.instruments)
+
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            rows = expect(events, -1, BracketsChanged).rows
+            return {"symbol": inst.symbol, "brackets": [to_wire({"floor_cash": f, "cap_cash": c, "max_leverage": lev,
+                                                                  "mmr_ppm": mmr, "cum_cash": cum}, None)
+                                                         for f, c, lev, mmr, cum in rows]}
+
+        self._submit(s, rid, SetBrackets(inst.symbol, brackets_field(msg)), "admin", answer)
+
+    def _a_asset(self, s: Session, rid: int, msg: dict, kind: type) -> None:
+        account = param(msg, "account")
+        name = param(msg, "asset")
+        asset = self.ex.collateral.assets.get(name)
+        if asset is None:
+            raise WireError("INVALID_PARAM", f"asset {show(name)} is not a collateral asset "
+                                             f"({', '.join(self.ex.collateral.assets) or 'none configured'})")
+        cmd = kind(account, asset.name, asset_units(msg, "amount", asset.decimals))
+
+        def answer(ex: Exchange, cmd: Any, events: list) -> dict[str, Any]:
+            ev = expect(events, account, CollateralChanged)
+            return {"account": account, "asset": ev.asset, "balance": str(Decimal(ev.units).scaleb(-asset.decimals)),
+                    **to_wire({"value_cash": ev.value_cash}, None)}
+
+        self._submit(s, rid, cmd, "admin", answer)
+
+    def _a_deposit_asset(self, s: Session, rid: int, msg: dict) -> None:
+        self._a_asset(s, rid, msg, DepositAsset)
+
+    def _a_withdraw_asset(self, s: Session, rid: int, msg: dict) -> None:
+        self._a_asset(s, rid, msg, WithdrawAsset)
 
     def _a_snapshot(self, s: Session, rid: int, msg: dict) -> None:
         self._answer(s, rid, self.take_snapshot)

@@ -42,7 +42,7 @@ from ..core.commands import (
     SetMarginMode,
 )
 from ..core.engine import INSTRUMENT_PARAMS, MAX_CASH
-from ..core.instruments import Instrument
+from ..core.instruments import MAX_BRACKETS, Instrument, brackets_from_rows
 from ..core.money import CASH_DECIMALS
 
 PROTOCOL_VERSION = 1
@@ -53,6 +53,7 @@ MAX_REQUEST_ID = 2**63 - 1
 MAX_ID = 2**62  # account and order ids
 MAX_BOOK_DEPTH = 10_000
 CASH_UNIT = Decimal(1).scaleb(-CASH_DECIMALS)
+PPM_UNIT = Decimal(1).scaleb(-6)
 
 SESSION_OPS = frozenset({"hello", "login", "ping", "subscribe", "unsubscribe"})
 COMMAND_OPS = frozenset({"place", "cancel", "cancel_all", "amend", "set_leverage", "set_margin_mode",
@@ -60,7 +61,8 @@ COMMAND_OPS = frozenset({"place", "cancel", "cancel_all", "amend", "set_leverage
 QUERY_OPS = frozenset({"account", "positions", "open_orders", "order", "book", "instruments", "ticker",
                        "funding", "insurance_fund", "time"})
 ADMIN_OPS = frozenset({"create_account", "create_api_key", "deposit", "withdraw", "set_halted", "set_index",
-                       "shock_index", "set_param", "snapshot", "state_hash"})
+                       "shock_index", "set_param", "set_brackets", "deposit_asset", "withdraw_asset", "snapshot",
+                       "state_hash"})
 ALL_OPS = SESSION_OPS | COMMAND_OPS | QUERY_OPS | ADMIN_OPS
 CHANNELS = frozenset({"book", "trades", "ticker", "liquidations", "private"})
 PUBLIC_CHANNELS_WITH_SYMBOL = frozenset({"book", "trades", "ticker", "liquidations"})
@@ -141,6 +143,7 @@ PARAMS: dict[str | tuple[str, str], Param] = {  # name, or (op, name) where one 
     "value": Param("int", 0, MAX_CASH),
     "pct": Param("decimal", Decimal(-100), Decimal(1000)),
     "seconds": Param("decimal", Decimal(0), Decimal(86400)),
+    "asset": Param("str", hi=16),
 }
 _MISSING = object()
 _TYPE_OF_KIND = {"int": int, "bool": bool, "str": str, "enum": str, "lots": str, "ticks": str, "cash": str,
@@ -193,6 +196,39 @@ def param(msg: dict, name: str, default: Any = _MISSING, inst: Instrument | None
     if not lo <= n <= hi:
         raise WireError(spec.code, f"{name} {value} is outside [{lo}, {hi}] {'cash units' if kind == 'cash' else kind}")
     return n
+
+
+def asset_units(msg: dict, name: str, decimals: int) -> int:
+    """A positive amount of a collateral asset with `decimals`, in its atomic units (at most MAX_CASH)."""
+    n = to_units(field(msg, name, str), Decimal(1).scaleb(-decimals), name, "asset unit")
+    if not 0 < n <= MAX_CASH:
+        raise WireError("INVALID_AMOUNT", f"{name} must be positive and at most {MAX_CASH} units")
+    return n
+
+
+BRACKET_KEYS = frozenset({"floor", "cap", "max_leverage", "mmr"})
+
+
+def brackets_field(msg: dict, name: str = "brackets") -> list[list[int]]:
+    """Leverage brackets [{floor, cap (USDT), max_leverage, mmr (e.g. "0.004"), cum (ignored)}, ...], as
+    set_brackets answers them -> SetBrackets rows
+    [floor cash, cap cash, max leverage, MMR ppm], checked as the core checks them (each floor the
+    previous cap, from 0; rates in [0, 1]) before anything is journaled."""
+    items = field(msg, name, list)
+    if not 0 < len(items) <= MAX_BRACKETS:
+        raise WireError("INVALID_PARAM", f"{name} must list 1 to {MAX_BRACKETS} brackets")
+    rows = []
+    for item in items:
+        if type(item) is not dict or item.keys() - {"cum"} != BRACKET_KEYS:  # cum (as answered) is derived
+            raise WireError("INVALID_PARAM", f"each bracket is a map of {', '.join(sorted(BRACKET_KEYS))} (and cum)")
+        rows.append([to_units(field(item, "floor", str), CASH_UNIT, "floor", "cash unit"),
+                     to_units(field(item, "cap", str), CASH_UNIT, "cap", "cash unit"),
+                     int_field(item, "max_leverage", 1, 1000), to_units(field(item, "mmr", str), PPM_UNIT, "mmr", "ppm")])
+    try:
+        brackets_from_rows(rows)
+    except ValueError as e:
+        raise WireError("INVALID_PARAM", str(e)) from None
+    return rows
 
 
 def field(msg: dict, name: str, kind: type, default: Any = _MISSING) -> Any:

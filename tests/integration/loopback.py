@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from clients.sdk import Client
-from exchange.config import CONFIG_DIR
+from exchange.config import CONFIG_DIR, parse_config
 from exchange.runtime.app import ExchangeService, ServeOptions, load_server_config
 from exchange.runtime.logcfg import configure_logging
 from exchange.wire.codec import Decoder, encode
@@ -35,11 +35,14 @@ def run(coro, timeout: float = 60.0):
 
 @contextlib.asynccontextmanager
 async def service(run_dir: Path, feeds: dict | None = None, population: dict | None = None,
-                  **options) -> AsyncIterator[ExchangeService]:
+                  collateral: dict | None = None, **options) -> AsyncIterator[ExchangeService]:
     """An exchange service on a free port, without index feeds or agents unless given (tests set the
-    index)."""
+    index); `collateral`: the config's [collateral.NAME] tables."""
     config, raw = load_server_config(CONFIG_DIR / "server.toml")
     raw = {**raw, "feeds": feeds or {}, "population": population or {"enabled": False}}
+    if collateral:
+        raw["collateral"] = collateral
+        config = parse_config(raw)
     opts = {"port": 0, "admin_key": ADMIN_KEY, "log_commands": False, "heartbeat_s": 3600.0,
             "snapshot_every_s": 3600.0, **options}
     svc = ExchangeService(config, raw, run_dir, ServeOptions(**opts))

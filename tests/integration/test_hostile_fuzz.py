@@ -23,6 +23,10 @@ JUNK = [NESTED, {"a": NESTED}, [], {}, 1.5, float("nan"), float("inf"), b"\x00\x
 BAD = {  # field kind -> values no field of that kind accepts (besides JUNK)
     "decimal+": ["999999999999999999.999", "-1", "0", "NaN", "Infinity", "-Infinity", "1e999", "1e-999", "",
                  " 1", "0x10", "1_000", "1e18", "0.0000001", "9" * 41, 1, -1, True, 2**63],
+    "asset+": ["999999999999999999.999", "-1", "0", "NaN", "Infinity", "1e999", "1e-999", "", " 1", "0x10", "1_000",
+               "1e11", "0.000000001", "9" * 41, 1, -1, True, 2**63],  # BTC: 8 decimals, at most 10^18 units
+    "brackets": [[], "x", 5, True, [{}], [[0, 1, 2, 3]], [{"floor": "0", "cap": "1e999", "max_leverage": 1, "mmr": "0.1"}],
+                 [{"floor": "0", "cap": "100", "max_leverage": 1, "mmr": "0.1"}] * 40, [NESTED], [{"cum": NESTED}]],
     "decimal": ["999999999999999999999.9", "NaN", "Infinity", "-Infinity", "1e999", "", "0x10", "0.0000001",
                 "9" * 41, "100000000000000", "-100000000000000", 1, True],
     "int+": [-1, 0, 2**63, 2**64 - 1, -(2**63), True, False, "1", 1.0],
@@ -74,6 +78,12 @@ def templates(order_id: int, account: int) -> tuple[dict, dict]:
         "shock_index": ({"symbol": SYMBOL, "pct": "-5", "seconds": "1"}, {**sym, "pct": "decimal", "seconds": "decimal"}),
         "set_param": ({"symbol": SYMBOL, "name": "max_open_orders", "value": 100},
                       {**sym, "name": "enum", "value": "int"}),
+        "set_brackets": ({"symbol": SYMBOL, "brackets": [{"floor": "0", "cap": "50000", "max_leverage": 125,
+                                                           "mmr": "0.004"}]}, {**sym, "brackets": "brackets"}),
+        "deposit_asset": ({"account": account, "asset": "BTC", "amount": "0.1"},
+                          {"account": "int", "asset": "str", "amount": "asset+"}),
+        "withdraw_asset": ({"account": account, "asset": "BTC", "amount": "0.1"},
+                           {"account": "int", "asset": "str", "amount": "asset+"}),
         "account": ({"account": account}, {"account": "int"}),
         "open_orders": ({"account": account, "symbol": SYMBOL}, {"account": "int", **sym}),
         "order": ({"account": account, "order_id": order_id}, {"account": "int", "order_id": "int+"}),
@@ -111,7 +121,8 @@ def bad_requests(ops: dict, rng: random.Random, extra: int) -> list[dict]:
 
 def test_bad_requests_of_every_op_and_field_are_refused_before_the_journal(tmp_path):
     async def scenario() -> int:
-        async with service(tmp_path, limits=Limits(rate=1e9, burst=1e9)) as svc:
+        async with service(tmp_path, limits=Limits(rate=1e9, burst=1e9),
+                           collateral={"BTC": {"decimals": 8, "value_ratio": "0.95", "index": SYMBOL}}) as svc:
             admin = await admin_client(svc)
             await admin.set_index(SYMBOL, "30000")
             alice, bob = await funded_clients(svc, admin, 2)
