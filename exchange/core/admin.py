@@ -6,7 +6,7 @@ from __future__ import annotations
 from .accounts import Account, Position
 from .commands import (
     LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, DepositAsset, SetAutoAddMargin, SetBrackets,
-    SetInstrumentParam, SetLeverage, SetMarginMode, SetTradingHalted, Withdraw, WithdrawAsset,
+    SetInstrumentParam, SetLeverage, SetMarginMode, SetTradingHalted, Withdraw, WithdrawAsset, as_sent,
 )
 from .collateral import Collateral
 from .entry import OrderEntry
@@ -60,7 +60,7 @@ class Admin:
 
     @staticmethod
     def _amount(cmd: Deposit | Withdraw) -> int:
-        amount = cmd.amount_cash
+        _, amount = as_sent(cmd)
         if type(amount) is not int or amount <= 0 or amount > MAX_CASH:
             raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be an int in [1, {MAX_CASH}] cash units")
         return amount
@@ -72,7 +72,7 @@ class Admin:
             return reject(events, cmd, Reject.INVALID_PARAMETER, f"account id {cmd.account!r} must be an int >= 0")
         if cmd.account in accounts:
             return reject(events, cmd, Reject.ACCOUNT_EXISTS, f"account {cmd.account} exists")
-        deposit = cmd.deposit_cash
+        _, deposit = as_sent(cmd)
         if type(deposit) is not int or not 0 <= deposit <= MAX_CASH:
             return reject(events, cmd, Reject.INVALID_AMOUNT,
                           f"deposit {deposit!r} must be an int in [0, {MAX_CASH}] cash units")
@@ -102,12 +102,13 @@ class Admin:
         acct = self.state.accounts.get(cmd.account)
         if acct is None:
             raise Rejection(Reject.UNKNOWN_ACCOUNT, f"unknown account {cmd.account!r}")
-        if cmd.asset not in self.collateral.assets:
-            raise Rejection(Reject.INVALID_PARAMETER, f"asset {cmd.asset!r:.40} is not a collateral asset: "
+        _, asset, units = as_sent(cmd)
+        if type(asset) is not str or asset not in self.collateral.assets:
+            raise Rejection(Reject.INVALID_PARAMETER, f"asset {asset!r:.40} is not a collateral asset: "
                             f"{sorted(self.collateral.assets)}")
-        if type(cmd.units) is not int or not 0 < cmd.units <= MAX_CASH:
-            raise Rejection(Reject.INVALID_AMOUNT, f"units {cmd.units!r} must be an int in [1, {MAX_CASH}]")
-        return acct, cmd.asset, cmd.units
+        if type(units) is not int or not 0 < units <= MAX_CASH:
+            raise Rejection(Reject.INVALID_AMOUNT, f"units {units!r} must be an int in [1, {MAX_CASH}]")
+        return acct, asset, units
 
     def deposit_asset(self, cmd: DepositAsset, events: list[Event]) -> None:
         try:
@@ -141,7 +142,7 @@ class Admin:
         risk = self.risk
         try:
             acct, pos, inst = self._position_for(cmd)
-            lev = cmd.leverage
+            lev = as_sent(cmd)[2]
             if type(lev) is not int or lev < 1 or lev > inst.max_leverage:
                 raise Rejection(Reject.INVALID_LEVERAGE, f"leverage {lev!r} is outside [1, {inst.max_leverage}]")
             notional_cash = risk.notional(pos)
@@ -175,8 +176,9 @@ class Admin:
     def set_margin_mode(self, cmd: SetMarginMode, events: list[Event]) -> None:
         try:
             acct, pos, _ = self._position_for(cmd)
-            if cmd.mode not in MARGIN_MODES:
-                raise Rejection(Reject.INVALID_MARGIN_MODE, f"margin mode {cmd.mode!r} is not one of {MARGIN_MODES}")
+            mode = as_sent(cmd)[2]
+            if mode not in MARGIN_MODES:
+                raise Rejection(Reject.INVALID_MARGIN_MODE, f"margin mode {mode!r} is not one of {MARGIN_MODES}")
             if pos.size or pos.open_orders:
                 raise Rejection(Reject.MARGIN_MODE_LOCKED, f"margin mode of {cmd.symbol} cannot change with "
                                 f"position {pos.size} and {pos.open_orders} open orders")
@@ -191,7 +193,7 @@ class Admin:
         risk = self.risk
         try:
             acct, pos, inst = self._position_for(cmd)
-            amount = cmd.amount_cash
+            amount = as_sent(cmd)[2]
             if type(amount) is not int or amount == 0 or abs(amount) > MAX_CASH:
                 raise Rejection(Reject.INVALID_AMOUNT, f"amount {amount!r} must be a non-zero int within {MAX_CASH}")
             if not pos.isolated:
@@ -215,8 +217,9 @@ class Admin:
     def set_auto_add(self, cmd: SetAutoAddMargin, events: list[Event]) -> None:
         try:
             acct, pos, _ = self._position_for(cmd)
-            if type(cmd.enabled) is not bool:
-                raise Rejection(Reject.INVALID_PARAMETER, f"enabled must be a bool, not {cmd.enabled!r}")
+            enabled = as_sent(cmd)[2]
+            if type(enabled) is not bool:
+                raise Rejection(Reject.INVALID_PARAMETER, f"enabled must be a bool, not {enabled!r}")
         except Rejection as r:
             return reject(events, cmd, r.code, r.message)
         pos.auto_add = cmd.enabled
@@ -232,7 +235,8 @@ class Admin:
         inst = instruments.get(cmd.symbol)
         if inst is None:
             return reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
-        problem = param_problem(cmd.name, cmd.value) if type(cmd.name) is str else f"name {cmd.name!r} is not a str"
+        _, name, value = as_sent(cmd)
+        problem = param_problem(name, value) if type(name) is str else f"name {name!r} is not a str"
         if problem:
             return reject(events, cmd, Reject.INVALID_PARAMETER, problem)
         instruments[cmd.symbol] = inst.with_changes(**{cmd.name: cmd.value})
@@ -245,7 +249,7 @@ class Admin:
         if inst is None:
             return reject(events, cmd, Reject.UNKNOWN_SYMBOL, f"unknown symbol {cmd.symbol!r}")
         try:
-            brackets = brackets_from_rows(cmd.rows)
+            brackets = brackets_from_rows(as_sent(cmd)[1])
         except ValueError as e:
             return reject(events, cmd, Reject.INVALID_PARAMETER, str(e))
         self.state.instruments[cmd.symbol] = inst.with_changes(brackets=brackets)

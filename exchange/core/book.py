@@ -70,10 +70,11 @@ class Order:
 
     @classmethod
     def from_state(cls, s: OrderState) -> Order:
-        o = cls.__new__(cls)
-        (o.oid, o.account, o.symbol, o.side, o.price, o.qty, o.orig_qty, o.filled, o.order_type, o.tif,
-         o.reduce_only, o.stp, o.client_order_id, o.priority, o.reserve, o.stop_price, o.working_type,
-         o.origin) = s
+        (oid, account, symbol, side, price, qty, orig_qty, filled, order_type, tif, reduce_only, stp, client_order_id,
+         priority, reserve, stop_price, working_type, origin) = s
+        o = cls(oid, account, side, price, qty, priority, symbol, order_type, tif, reduce_only, stp, client_order_id,
+                stop_price, working_type, origin)
+        o.orig_qty, o.filled, o.reserve = orig_qty, filled, reserve
         return o
 
 

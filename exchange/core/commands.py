@@ -38,6 +38,13 @@ ISOLATED = "ISOLATED"
 MARGIN_MODES = (CROSS, ISOLATED)
 
 
+def as_sent(cmd: tuple[object, ...]) -> tuple[object, ...]:
+    """A command's fields as they came, for the checks that give each its declared type: a field holds its
+    type only once checked, and the core compiled with mypyc checks a field's declared type as it reads
+    it (TypeError, an INTERNAL_ERROR, where the check would have named the rejection)."""
+    return cmd
+
+
 class PlaceOrder(NamedTuple):
     account: int
     symbol: str

@@ -10,7 +10,7 @@ from .accounts import Account, Position
 from .book import Book, Order
 from .commands import (
     BUY, FOK, GTX, LIMIT, MARK_PRICE, MARKET, ORDER_TYPES, SELL, STOP, STOP_MARKET, STP_MODES, STP_NONE, TIFS,
-    TRIGGER_TYPES, WORKING_TYPES, PlaceOrder,
+    TRIGGER_TYPES, WORKING_TYPES, AmendOrder, PlaceOrder, as_sent,
 )
 from .errors import Reject, Rejection
 from .instruments import Instrument
@@ -49,20 +49,22 @@ class OrderEntry:
 
         A plain limit or market order with every field of its declared type and within its bounds passes
         the field checks in one conjunction; anything else goes through them one by one."""
-        account, symbol, side, qty, price, kind, tif, reduce_only, _, _, stp, _ = cmd
         state = self.state
-        if (tuple(map(type, cmd)) == PLACE_FIELDS and stp == STP_NONE and (kind, tif) in PLAIN
-                and (inst := state.instruments.get(symbol)) is not None
-                and (acct := state.accounts.get(account)) is not None
-                and not state.halted and (side == BUY or side == SELL) and not reduce_only):
-            pos = acct.positions[symbol]
-            if kind == LIMIT:
-                if (inst.min_qty_lots <= qty <= inst.max_qty_lots and pos.open_orders < inst.max_open_orders
-                        and inst.min_price_ticks <= price <= inst.max_price_ticks):
-                    return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, False, tif, False)
-            elif inst.market_min_qty_lots <= qty <= inst.market_max_qty_lots and pos.open_orders < inst.max_open_orders:
-                return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, True, tif, False)
+        if tuple(map(type, cmd)) == PLACE_FIELDS:  # every field of its declared type, so read as typed
+            account, symbol, side, qty, price, kind, tif, reduce_only, _, _, stp, _ = cmd
+            if (stp == STP_NONE and (kind, tif) in PLAIN
+                    and (inst := state.instruments.get(symbol)) is not None
+                    and (acct := state.accounts.get(account)) is not None
+                    and not state.halted and (side == BUY or side == SELL) and not reduce_only):
+                pos = acct.positions[symbol]
+                if kind == LIMIT:
+                    if (inst.min_qty_lots <= qty <= inst.max_qty_lots and pos.open_orders < inst.max_open_orders
+                            and inst.min_price_ticks <= price <= inst.max_price_ticks):
+                        return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, False, tif, False)
+                elif inst.market_min_qty_lots <= qty <= inst.market_max_qty_lots and pos.open_orders < inst.max_open_orders:
+                    return acct, inst, pos, self._priced(acct, inst, pos, side, qty, price, True, tif, False)
         acct, inst, pos = self._check_fields(cmd)
+        _, _, side, qty, price, kind, tif, reduce_only, *_ = cmd  # every field checked
         if kind in TRIGGER_TYPES:
             self.check_trigger(inst, cmd)
             return acct, inst, pos, 0
@@ -70,8 +72,9 @@ class OrderEntry:
 
     def _check_fields(self, cmd: PlaceOrder) -> tuple[Account, Instrument, Position]:
         """The field checks one by one: symbol, account, halt, side, type, TIF, STP, qty, price, stop and
-        working type, flag types, the open-order count, reduce-only."""
-        account, symbol, side, qty, price, kind, tif, reduce_only, stop, working, stp, coid = cmd
+        working type, flag types, every other field's type, the open-order count, reduce-only."""
+        sent = as_sent(cmd)
+        account, symbol, side, qty, price, kind, tif, reduce_only, stop, working, stp, coid = sent
         state = self.state
         inst = state.instruments.get(symbol) if type(symbol) is str else None
         if inst is None:
@@ -110,7 +113,12 @@ class OrderEntry:
         if type(reduce_only) is not bool or type(coid) is not str:
             raise Rejection(Reject.INVALID_PARAMETER, f"reduce_only must be a bool and client_order_id a str, "
                             f"not {reduce_only!r} and {coid!r}")
-        pos = acct.positions[symbol]
+        # and the fields the checks above leave alone by type (a market order's price, the stop and working
+        # type of a plain order): of their declared types all the same, so that none reaches the state
+        for name, value, declared in zip(PlaceOrder._fields, sent, PLACE_FIELDS):
+            if type(value) is not declared:
+                raise Rejection(Reject.INVALID_PARAMETER, f"{name} must be {declared.__name__}, not {type(value).__name__}")
+        pos = acct.positions[inst.symbol]
         if pos.open_orders >= inst.max_open_orders:
             raise Rejection(Reject.MAX_OPEN_ORDERS, f"{pos.open_orders} open orders on {symbol}: the limit is {inst.max_open_orders}")
         size = pos.size
@@ -208,8 +216,9 @@ class OrderEntry:
         raise Rejection(Reject.INSUFFICIENT_MARGIN, f"closing at {limit} ticks would lose more than the margin "
                         f"behind the position (bankruptcy price {edge} ticks)")
 
-    def check_amend(self, acct: Account, order: Order, inst: Instrument, qty: int, price: int) -> None:
-        """The new qty and price of a resting order: ranges and reduce-only (bands come after)."""
+    def check_amend(self, acct: Account, order: Order, inst: Instrument, cmd: AmendOrder) -> tuple[int, int]:
+        """The new qty and price of a resting order: ranges and reduce-only (bands come after). Returns them."""
+        qty, price = as_sent(cmd)[3:]
         if type(qty) is not int or qty <= 0 or qty > inst.max_qty_lots:
             raise Rejection(Reject.INVALID_QTY, f"qty {qty!r} lots is outside [1, {inst.max_qty_lots}]")
         if type(price) is not int or price < inst.min_price_ticks or price > inst.max_price_ticks:
@@ -217,3 +226,4 @@ class OrderEntry:
         if order.reduce_only and qty > abs(acct.positions[inst.symbol].size):
             raise Rejection(Reject.REDUCE_ONLY_REJECTED, f"reduce-only qty {qty} lots exceeds the position "
                             f"{acct.positions[inst.symbol].size}")
+        return qty, price

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 
 
 # symbol, index, mark, last, basis runs, basis sum, next basis ts, premium weighted, premium weights,
-# premium count, next sample ts, funding rate, next funding ts
-MarketState = tuple[str, int, int, int, list[tuple[int, int]], int, int, int, int, int, int, int, int]
+# premium count, next sample ts, funding rate, next funding ts; a basis run is (sample, seconds), a list once
+# the snapshot has been through a file
+MarketState = tuple[str, int, int, int, list[Sequence[int]], int, int, int, int, int, int, int, int]
 
 
 class Market:

@@ -4,7 +4,7 @@ mark (median of three, the index, or the last price); the premium index is read 
 from __future__ import annotations
 
 from .book import Book
-from .commands import BUY, SELL, IndexPrice
+from .commands import BUY, SELL, IndexPrice, as_sent
 from .errors import Reject
 from .events import CommandRejected, Event, MarkPriceUpdated
 from .instruments import NS_PER_SECOND, Instrument
@@ -46,12 +46,13 @@ class Pricing:
         """A new index price: sample the basis and compute the mark (MarkPriceUpdated). The first index of
         a symbol starts its funding timers. False (and CommandRejected) for a bad symbol or price."""
         inst = self.state.instruments.get(cmd.symbol)
-        if inst is None or type(cmd.price_ticks) is not int or not 0 < cmd.price_ticks <= inst.max_price_ticks:
+        price = as_sent(cmd)[1]
+        if inst is None or type(price) is not int or not 0 < price <= inst.max_price_ticks:
             code = Reject.UNKNOWN_SYMBOL if inst is None else Reject.INVALID_PRICE
-            events.append(CommandRejected(-1, "IndexPrice", code.value, f"bad index price {cmd.price_ticks!r} for {cmd.symbol!r}"))
+            events.append(CommandRejected(-1, "IndexPrice", code.value, f"bad index price {price!r} for {cmd.symbol!r}"))
             return False
         m = self.markets[cmd.symbol]
-        m.index = cmd.price_ticks
+        m.index = price
         ts = self.state.ts_ns
         if not m.next_funding_ts:
             m.next_funding_ts = (ts // inst.funding_interval_ns + 1) * inst.funding_interval_ns

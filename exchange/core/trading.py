@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .accounts import Account
 from .book import Book, Order
-from .commands import BUY, GTX, IOC, MARKET, TRIGGER_TYPES, AmendOrder, CancelAll, CancelOrder, PlaceOrder
+from .commands import BUY, GTX, IOC, MARKET, TRIGGER_TYPES, AmendOrder, CancelAll, CancelOrder, PlaceOrder, as_sent
 from .entry import OrderEntry
 from .errors import Reject, Rejection
 from .events import Event, OrderAccepted, OrderAmended, OrderCancelled, OrderRejected, OrderTriggered
@@ -41,10 +41,10 @@ class Trading:
     def place(self, cmd: PlaceOrder, events: list[Event], oid: int = 0) -> None:
         """Place an order; `oid` is given when a triggered conditional order keeps its id."""
         state = self.state
-        side, qty, kind, reduce_only = cmd[2], cmd[3], cmd[5], cmd[7]
         try:
-            # validate: nothing changes before every check has passed
+            # validate: nothing changes before every check has passed (every field has its type from here on)
             acct, inst, pos, limit = self.entry.check(cmd)
+            side, qty, kind, reduce_only = cmd[2], cmd[3], cmd[5], cmd[7]
             # reserve: the margin of what the order would open, against the account's room
             cost = 0
             if limit and state.margin_checks and not reduce_only:
@@ -52,7 +52,8 @@ class Trading:
                 est = limit if kind != MARKET else (book.best_ask if side == BUY else book.best_bid)
                 cost = self.risk.reserve(acct, pos, inst, side, qty, est)
         except Rejection as r:
-            events.append(OrderRejected(cmd.account, cmd.symbol, cmd.client_order_id, r.code.value, r.message))
+            account, symbol, *_, coid = as_sent(cmd)
+            events.append(_new(OrderRejected, (account, symbol, coid, r.code.value, r.message)))
             return
         priority = state.next_order_id
         state.next_order_id = priority + 1
@@ -154,11 +155,12 @@ class Trading:
             self.cancel_open(order, reason, events)
 
     def cancel(self, cmd: CancelOrder, events: list[Event]) -> None:
-        acct = self.state.accounts.get(cmd.account) if type(cmd.account) is int else None
-        order = acct.orders.get(cmd.order_id) if acct and type(cmd.order_id) is int else None
-        if order is None or order.symbol != cmd.symbol:
-            events.append(OrderRejected(cmd.account, cmd.symbol, "", Reject.UNKNOWN_ORDER.value,
-                                        f"no open order {cmd.order_id!r} of account {cmd.account} on {cmd.symbol}"))
+        account, symbol, order_id = as_sent(cmd)
+        acct = self.state.accounts.get(account) if type(account) is int else None
+        order = acct.orders.get(order_id) if acct and type(order_id) is int else None
+        if order is None or order.symbol != symbol:
+            events.append(_new(OrderRejected, (account, symbol, "", Reject.UNKNOWN_ORDER.value,
+                                               f"no open order {order_id!r} of account {account} on {symbol}")))
             return
         self.cancel_open(order, "USER", events)
 
@@ -179,8 +181,7 @@ class Trading:
             if acct is None or order is None or order.symbol != cmd.symbol or order.order_type in TRIGGER_TYPES:
                 raise Rejection(Reject.UNKNOWN_ORDER, f"no resting order {cmd.order_id!r} of account {cmd.account} on {cmd.symbol}")
             inst = state.instruments[cmd.symbol]
-            qty, price = cmd.qty_lots, cmd.price_ticks
-            self.entry.check_amend(acct, order, inst, qty, price)
+            qty, price = self.entry.check_amend(acct, order, inst, cmd)
             book = self.books[cmd.symbol]
             if price == order.price and qty < order.qty:
                 self.entry.check_notional(inst, price, qty, order.reduce_only)
