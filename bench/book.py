@@ -13,7 +13,8 @@ the chunks of one replay, so a drift of the machine's speed hits both alike; abo
 fills_sha256 = sha256 of "taker_oid,maker_oid,price,qty\\n" per fill in match order: it must be equal on
 every path (the run stops otherwise). calls_per_order counts Python function calls (c_calls_per_order
 the calls into C functions) per workload event, each an order placement or a cancel, on a slice of
-the stream after a warm-up; events_per_fill is what apply returned per fill over the whole stream.
+the stream after a warm-up (on the compiled core, whose functions are C, only the calls into it are
+counted, as C calls); events_per_fill is what apply returned per fill over the whole stream.
 """
 
 from __future__ import annotations

@@ -25,17 +25,18 @@ FILES = ("setup.py", "pyproject.toml", "README.md")
 
 
 def _copy(dest: Path) -> Path:
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
+    """Fill `dest` with the packages' sources, afresh; compiled modules already there stay."""
+    dest.mkdir(parents=True, exist_ok=True)
     for name in TREES:
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+        shutil.copytree(ROOT / name, dest / name, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.so"))
     for name in FILES:
         shutil.copy2(ROOT / name, dest / name)
     return dest
 
 
 def pure() -> Path:
+    shutil.rmtree(BUILDS / "pure", ignore_errors=True)
     return _copy(BUILDS / "pure")
 
 
@@ -44,7 +45,7 @@ def compiled() -> Path:
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:12]
     dest = BUILDS / f"compiled-{digest}"
     if any((dest / "exchange" / "core").glob("*.so")):
-        return dest
+        return _copy(dest)  # the same core: its compiled modules serve, the rest is brought up to date
     for old in BUILDS.glob("compiled-*"):
         shutil.rmtree(old)
     _copy(dest)
