@@ -3,6 +3,8 @@ auto-add, trading halt, instrument parameters. Each validates everything before 
 
 from __future__ import annotations
 
+from typing import Final
+
 from .accounts import Account, Position
 from .commands import (
     LIMIT, MARGIN_MODES, AdjustIsolatedMargin, CreateAccount, Deposit, DepositAsset, SetAutoAddMargin, SetBrackets,
@@ -22,7 +24,7 @@ from .money import ceil_div
 from .risk import Risk
 from .state import State
 
-MAX_CASH = 10**18  # bound on any single cash amount in a command
+MAX_CASH: Final = 10**18  # bound on any single cash amount in a command
 
 AccountCommand = (CreateAccount | Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin | SetAutoAddMargin
                   | DepositAsset | WithdrawAsset)

@@ -13,15 +13,17 @@ Two ways to match: `take` when every fill is accepted (fills appended as (maker 
 
 from __future__ import annotations
 
+from typing import Final
+
 from bisect import insort
 from collections.abc import Callable
 
 from .commands import BUY, STP_NONE
 
-NO_BID = 0
-NO_ASK = 1 << 62
-MAKER_OUT = 1  # fill() result flag: the maker's remainder leaves the book
-TAKER_OUT = 2  # fill() result flag: the match ends here
+NO_BID: Final = 0
+NO_ASK: Final = 1 << 62
+MAKER_OUT: Final = 1  # fill() result flag: the maker's remainder leaves the book
+TAKER_OUT: Final = 2  # fill() result flag: the match ends here
 FillFn = Callable[[int, int, int], tuple[int, int]]  # (maker id, lots offered, price) -> (lots settled, flags)
 Fill = tuple[int, int, int]  # (maker id, price ticks, lots)
 

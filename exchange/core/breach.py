@@ -11,6 +11,8 @@ changed (`State.changed`) are re-indexed, lazily, right before the index is read
 
 from __future__ import annotations
 
+from typing import Final
+
 from sortedcontainers import SortedList
 
 from .accounts import Account, Position
@@ -19,8 +21,8 @@ from .money import PPM
 from .risk import Risk
 from .state import State
 
-ALWAYS = 1 << 62  # a long threshold that every mark crosses
-AUTO_ADD_SCALE_PPM = 1_250_000  # auto-add margin when margin ratio reaches 80%
+ALWAYS: Final = 1 << 62  # a long threshold that every mark crosses
+AUTO_ADD_SCALE_PPM: Final = 1_250_000  # auto-add margin when margin ratio reaches 80%
 
 Entry = tuple[bool, int]  # (is_long, threshold ticks)
 

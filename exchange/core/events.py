@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-ADMIN = -1  # account field of public or exchange-wide events
+ADMIN: Final = -1  # account field of public or exchange-wide events
 
 
 class AccountCreated(NamedTuple):

@@ -7,12 +7,14 @@ Every division in the core goes through one of the helpers below so its rounding
 
 from __future__ import annotations
 
+from typing import Final
+
 from decimal import Decimal
 
-CASH_DECIMALS = 6
-CASH_SCALE = 10**CASH_DECIMALS
-PPM = 1_000_000
-E8 = 100_000_000
+CASH_DECIMALS: Final = 6
+CASH_SCALE: Final = 10**CASH_DECIMALS
+PPM: Final = 1_000_000
+E8: Final = 100_000_000
 
 
 def ceil_div(a: int, b: int) -> int:

@@ -4,11 +4,13 @@ changed that later stages act on (re-index, trim reduce-only orders, re-check re
 
 from __future__ import annotations
 
+from typing import Final
+
 from .accounts import Account, Position
 from .commands import TRIGGER_TYPES
 from .instruments import Instrument
 
-FUND_ACCOUNT = -1  # account id of the insurance fund in events
+FUND_ACCOUNT: Final = -1  # account id of the insurance fund in events
 
 
 class State:
