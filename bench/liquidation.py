@@ -210,6 +210,7 @@ def main(argv: list[str]) -> None:
     walk = quiet_walk(args.ticks, args.seed)
     reference_events = generate(REFERENCE_EVENTS, args.seed)
     quiet: dict[int, list[float]] = {n: [] for n in sizes}
+    examined = {n: drivers[n].ex.liquidation.examined for n in sizes}
     for _ in range(args.repeats):  # interleaved: a drift of the machine's speed hits every size alike
         for n in sizes:
             with gc_off():
@@ -218,7 +219,8 @@ def main(argv: list[str]) -> None:
             quiet[n].append(t.seconds / len(walk) * 1e6)
     for n in sizes:
         emit("liquidation.quiet_tick", round(statistics.median(quiet[n]), 2), "us/tick", accounts=n,
-             ticks=len(walk), repeats=args.repeats, setup_seconds=round(setup[n], 1))
+             ticks=len(walk), repeats=args.repeats, setup_seconds=round(setup[n], 1),
+             examined_per_tick=round((drivers[n].ex.liquidation.examined - examined[n]) / (len(walk) * args.repeats), 3))
     if len(sizes) > 1:
         lo, hi = min(sizes), max(sizes)
         ratios = [b / a for a, b in zip(quiet[lo], quiet[hi])]

@@ -54,16 +54,13 @@ def test_breach_index_holds_exact_thresholds():
     assert d.ex.accounts[1].positions["TST"].isolated_wallet == 1_000 * USDT
 
 
-def test_trigger_exactly_at_the_mark_tick_and_no_exact_check_before(monkeypatch):
+def test_trigger_exactly_at_the_mark_tick_and_no_exact_check_before():
     d = scenario()
     ex = d.ex
-    calls = []
-    for name in ("isolated_breached", "cross_breached"):
-        real = getattr(ex, name)
-        monkeypatch.setattr(ex, name, lambda x, real=real, name=name: calls.append(name) or real(x))
+    assert ex.watch.entries()[(1, "TST", 1)] == (True, 903)  # the breach index: a long, breached at <= 903
     for mark in (990, 950, 904):
         assert liquidated(d.index("TST", mark)) == []
-    assert calls == []  # nobody crossed a threshold: no account was examined
+    assert ex.liquidation.examined == 0  # nobody crossed a threshold: no account was examined
     pos = ex.accounts[1].positions["TST"]
     # at 904: margin balance 1,000 - 960 = 40 > MM 10 x 904 x 0.4% = 36.16
     assert ex.isolated_breached(pos) == (False, 40 * USDT, 36_160_000 * 10**6)
