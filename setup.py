@@ -12,9 +12,8 @@ from setuptools import setup
 ROOT = Path(__file__).parent
 CORE = ROOT / "exchange" / "core"
 COMPILE = os.environ.get("LIQUIDEX_MYPYC") == "1"
-# Left interpreted: the package's re-exports, and engine.py, whose Exchange is the shell over the
-# components that callers and tests instrument per instance (a compiled class has no instance __dict__).
-INTERPRETED = {"__init__.py", "engine.py"}
+# Left interpreted: the package's re-exports (nothing to compile).
+INTERPRETED = {"__init__.py"}
 # What compiling needs at build time (mypyc ships with mypy; the stubs type SortedList): asked of
 # setuptools as setup_requires, so the pure build needs nothing beyond setuptools.
 COMPILER = ["mypy>=1.8", "sortedcontainers-stubs>=2.4"]
