@@ -255,12 +255,5 @@ async def feed(request: web.Request) -> web.StreamResponse:
                 break
     finally:
         await game.api.read(lambda: game.feed.detach(conn))
-        if not conn.closed:
-            conn.closed = True
-            conn.wake.set()
-        try:
-            await asyncio.wait_for(writer, 1.0)
-        except TimeoutError:
-            writer.cancel()
-        await ws.close()
+        await conn.finish(writer)
     return ws

@@ -62,14 +62,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
                 conn.push(json.dumps(reply, separators=(",", ":")))
     finally:
         await api.read(lambda: streams.detach(conn))
-        if not conn.closed:
-            conn.closed = True
-            conn.wake.set()
-        try:
-            await asyncio.wait_for(writer, 1.0)
-        except TimeoutError:
-            writer.cancel()
-        await ws.close()
+        await conn.finish(writer)
     return ws
 
 

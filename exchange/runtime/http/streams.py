@@ -142,6 +142,18 @@ class Connection:
             self.closed = True
 
 
+    async def finish(self, writer: asyncio.Task) -> None:
+        """After the reading ends: let the writer send what is queued (at most 1 s), then close the socket."""
+        if not self.closed:
+            self.closed = True
+            self.wake.set()
+        try:
+            await asyncio.wait_for(writer, 1.0)
+        except TimeoutError:
+            writer.cancel()
+        await self.ws.close()
+
+
 class ListenKeys:
     """One listenKey per account, valid `ttl_ms` after its creation or last keep-alive."""
 
