@@ -4,6 +4,7 @@ openInterest; /api/v3/ping and time (python-binance's constructor pings the spot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -106,8 +107,9 @@ async def klines(request: web.Request) -> web.Response:
     return answer([shapes.kline_row(c, interval_ms, inst) for c in merged])
 
 
-@routes.get("/fapi/v1/premiumIndex")
-async def premium_index(request: web.Request) -> web.Response:
+async def per_symbol(request: web.Request, row: Callable[[Any, str, int], dict[str, Any]]) -> web.Response:
+    """A public endpoint of one row per symbol: `symbol` given, that row; else a list of every symbol's.
+    `row(api, symbol, now_ms)` runs in the sequencer."""
     params = await public(request)
     api = api_of(request)
     inst = params.optional_symbol(api.ex.instruments)
@@ -115,9 +117,15 @@ async def premium_index(request: web.Request) -> web.Response:
 
     def read() -> list[dict[str, Any]]:
         ms = api.now_ms()
-        return [shapes.premium_index(views.funding_view(api.ex, s), api.ex.instruments[s], ms) for s in symbols]
+        return [row(api, s, ms) for s in symbols]
     rows = await api.read(read)
     return answer(rows[0] if inst else rows)
+
+
+@routes.get("/fapi/v1/premiumIndex")
+async def premium_index(request: web.Request) -> web.Response:
+    return await per_symbol(request, lambda api, s, ms: shapes.premium_index(views.funding_view(api.ex, s),
+                                                                             api.ex.instruments[s], ms))
 
 
 @routes.get("/fapi/v1/fundingRate")
@@ -148,55 +156,31 @@ async def funding_info(request: web.Request) -> web.Response:
 
 @routes.get("/fapi/v1/ticker/24hr")
 async def ticker_24hr(request: web.Request) -> web.Response:
-    params = await public(request)
-    api = api_of(request)
-    inst = params.optional_symbol(api.ex.instruments)
-    symbols = [inst.symbol] if inst else list(api.ex.instruments)
-
-    def read() -> list[dict[str, Any]]:
-        now = api.now_ms()
-        out = []
-        for s in symbols:
-            candles = [c for c in api.history.candles[s] if c[0] > now - 86_400_000]
-            trades = api.history.trades[s]
-            out.append(shapes.ticker_24hr(candles, trades[-1] if trades else None, api.ex.instruments[s], now))
-        return out
-    rows = await api.read(read)
-    return answer(rows[0] if inst else rows)
+    def row(api: Any, s: str, now: int) -> dict[str, Any]:
+        candles = [c for c in api.history.candles[s] if c[0] > now - 86_400_000]
+        trades = api.history.trades[s]
+        return shapes.ticker_24hr(candles, trades[-1] if trades else None, api.ex.instruments[s], now)
+    return await per_symbol(request, row)
 
 
 @routes.get("/fapi/v1/ticker/price")
 @routes.get("/fapi/v2/ticker/price")
 async def ticker_price(request: web.Request) -> web.Response:
-    params = await public(request)
-    api = api_of(request)
-    inst = params.optional_symbol(api.ex.instruments)
-    symbols = [inst.symbol] if inst else list(api.ex.instruments)
-
-    def read() -> list[dict[str, Any]]:
-        ms = api.now_ms()
-        return [{"symbol": s, "price": shapes.px(api.ex.markets[s].last, api.ex.instruments[s]), "time": ms}
-                for s in symbols]
-    rows = await api.read(read)
-    return answer(rows[0] if inst else rows)
+    return await per_symbol(request, lambda api, s, ms: {
+        "symbol": s, "price": shapes.px(api.ex.markets[s].last, api.ex.instruments[s]), "time": ms})
 
 
-def book_ticker_of(api: Any, symbol: str) -> dict[str, Any]:
+def book_ticker_of(api: Any, symbol: str, ms: int) -> dict[str, Any]:
     book = api.ex.books[symbol]
     t = views.ticker_view(api.ex, symbol)
     return shapes.book_ticker(t, book.level_qty(BUY, book.best_bid) if book.has_bid() else 0,
                               book.level_qty(SELL, book.best_ask) if book.has_ask() else 0, api.ex.instruments[symbol],
-                              api.ex.seq, api.now_ms())
+                              api.ex.seq, ms)
 
 
 @routes.get("/fapi/v1/ticker/bookTicker")
 async def book_ticker(request: web.Request) -> web.Response:
-    params = await public(request)
-    api = api_of(request)
-    inst = params.optional_symbol(api.ex.instruments)
-    symbols = [inst.symbol] if inst else list(api.ex.instruments)
-    rows = await api.read(lambda: [book_ticker_of(api, s) for s in symbols])
-    return answer(rows[0] if inst else rows)
+    return await per_symbol(request, book_ticker_of)
 
 
 @routes.get("/fapi/v1/openInterest")
