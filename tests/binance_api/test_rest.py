@@ -230,6 +230,14 @@ def test_public_endpoints_and_their_bad_input(tmp_path):
             assert price["price"] == "30000.00"
             _, prem = await rest.public("/fapi/v1/premiumIndex", symbol=BTC)
             assert (prem["markPrice"], prem["indexPrice"]) == ("30000.00", "30000.00")
+            for path, one in (("/fapi/v1/ticker/24hr", t24), ("/fapi/v1/ticker/price", price),
+                              ("/fapi/v1/premiumIndex", prem), ("/fapi/v1/ticker/bookTicker", None)):
+                _, every = await rest.public(path)  # no symbol: a list, a row per instrument
+                assert [r["symbol"] for r in every] == list(svc.exchange.instruments), path
+                if one is not None:
+                    row = next(r for r in every if r["symbol"] == BTC)
+                    assert {k: v for k, v in row.items() if "ime" not in k} == \
+                        {k: v for k, v in one.items() if "ime" not in k}, path  # all but the times
             for path, params, code in [
                 ("/fapi/v1/depth", {}, -1102),
                 ("/fapi/v1/depth", {"symbol": "NOPE"}, -1121),
