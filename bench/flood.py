@@ -22,7 +22,6 @@ import multiprocessing as mp
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import tomllib
@@ -31,6 +30,7 @@ from pathlib import Path
 import msgpack
 
 from bench.__main__ import emit
+from bench.server import serve
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-flood-admin-key"
@@ -189,16 +189,8 @@ def start_server(run_dir: Path, overrides: dict[str, object]) -> tuple[subproces
     config = run_dir / "flood.toml"
     config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\n'
                       + "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items()))
-    proc = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir",
-                             str(run_dir / "run"), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet",
-                             "--log-level", "error"])
-    info = run_dir / "run" / "server.json"
-    deadline = time.monotonic() + 30
-    while not info.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the exchange did not start")
-        time.sleep(0.05)
-    return proc, json.loads(info.read_text())["port"]
+    proc, info = serve(config, run_dir / "run", ADMIN_KEY, "--quiet", "--log-level", "error")
+    return proc, info["port"]
 
 
 async def setup_market(port: int, accounts: int) -> list[str]:

@@ -39,7 +39,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from typing import Any
 import msgpack
 
 from bench.__main__ import emit
+from bench.server import serve
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-gateway-admin-key"
@@ -120,17 +120,9 @@ def start_exchange(run_dir: Path, profile_to: str | None = None) -> tuple[subpro
     config = run_dir / "bench.toml"
     config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nheartbeat_s = 3600\n'
                       "snapshot_every_s = 3600\nrate_limit_per_s = 1e9\nrate_burst = 1e9\n")
-    profiler = ["-m", "cProfile", "-o", profile_to] if profile_to else []
-    proc = subprocess.Popen([sys.executable, *profiler, "-m", "exchange", "serve", "--config", str(config),
-                             "--run-dir", str(run_dir / "run"), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet",
-                             "--log-level", "error"])
-    info = run_dir / "run" / "server.json"
-    deadline = time.monotonic() + 60
-    while not info.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the exchange did not start")
-        time.sleep(0.05)
-    return proc, json.loads(info.read_text())["port"]
+    profiler = ("-m", "cProfile", "-o", profile_to) if profile_to else ()
+    proc, info = serve(config, run_dir / "run", ADMIN_KEY, "--quiet", "--log-level", "error", interpreter_args=profiler)
+    return proc, info["port"]
 
 
 async def prepare_exchange(port: int, clients: int) -> list[str]:

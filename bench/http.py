@@ -19,12 +19,10 @@ import argparse
 import asyncio
 import hashlib
 import hmac
-import json
 import multiprocessing as mp
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from array import array
@@ -33,6 +31,7 @@ from urllib.parse import urlencode
 
 from bench.__main__ import emit
 from bench.pyload import latency_ms, run_load, run_workers
+from bench.server import serve
 from exchange.config import CONFIG_DIR
 
 ADMIN_KEY = "bench-admin-key-0123"
@@ -44,17 +43,8 @@ def start_exchange(run_dir: Path) -> tuple[subprocess.Popen, int, int]:
     config.write_text(f'base = "{CONFIG_DIR / "default.toml"}"\n[server]\nheartbeat_s = 3600\nsnapshot_every_s = 3600\n'
                       "rate_limit_per_s = 1e9\nrate_burst = 1e9\n"
                       "[http]\nenabled = true\nport = 0\nrate_limit_per_s = 1e9\nrate_burst = 1e9\nmax_pending = 1000000\n")
-    proc = subprocess.Popen([sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir",
-                             str(run_dir / "run"), "--port", "0", "--admin-key", ADMIN_KEY, "--quiet",
-                             "--log-level", "error"])
-    info = run_dir / "run" / "server.json"
-    deadline = time.monotonic() + 30
-    while not info.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the exchange did not start")
-        time.sleep(0.05)
-    ports = json.loads(info.read_text())
-    return proc, ports["port"], ports["http_port"]
+    proc, info = serve(config, run_dir / "run", ADMIN_KEY, "--quiet", "--log-level", "error")
+    return proc, info["port"], info["http_port"]
 
 
 async def create_accounts(http_port: int, n: int) -> list[tuple[str, str]]:

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +25,7 @@ from pathlib import Path
 from bench.__main__ import emit
 from bench.gateway import ADMIN_KEY
 from bench.pyload import run_load
+from bench.server import serve
 from clients.sdk import Client
 from exchange.config import CONFIG_DIR
 
@@ -50,17 +49,9 @@ def config_with(scenario: str, tmp: Path) -> Path:
 
 
 def start_server(config: Path, run_dir: Path, agents: bool, speed: float) -> tuple[subprocess.Popen, int]:
-    cmd = [sys.executable, "-m", "exchange", "serve", "--config", str(config), "--run-dir", str(run_dir),
-           "--port", "0", "--http-port", "0", "--admin-key", ADMIN_KEY, "--speed", str(speed)]
-    proc = subprocess.Popen(cmd + ([] if agents else ["--no-agents"]), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    info = run_dir / "server.json"
-    deadline = time.monotonic() + 60
-    while not info.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("the exchange did not start")
-        time.sleep(0.05)
-    return proc, json.loads(info.read_text())["port"]
+    proc, info = serve(config, run_dir, ADMIN_KEY, "--http-port", "0", "--speed", str(speed),
+                       *([] if agents else ["--no-agents"]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, info["port"]
 
 
 async def seq_now(port: int) -> int:
