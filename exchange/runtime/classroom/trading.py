@@ -44,6 +44,15 @@ async def _submit(game: Game, student: Student, commands: list, answer: Callable
     game.api.admit(f"game{student.id}")
     return await game.api.submit(commands, f"student:{student.id}", answer)
 
+def done(student: Student, message: str) -> Callable[[list], dict[str, Any]]:
+    """The answer to a student's command: `message`, or the exchange's refusal in plain words."""
+    def answer(events: list) -> dict[str, Any]:
+        why = refusal(events, student.account)
+        if why is not None:
+            raise GameError(why)
+        return {"ok": True, "message": message}
+    return answer
+
 async def place(game: Game, student: Student, body: dict[str, Any]) -> dict[str, Any]:
     """A limit or market order, with an optional stop-loss and take-profit for the position
     (reduce-only stop-market and take-profit-market orders on the mark price)."""
@@ -111,12 +120,7 @@ async def cancel(game: Game, student: Student, body: dict[str, Any]) -> dict[str
     else:
         cmd = CancelOrder(student.account, inst.symbol, checked(lambda: param(body, "order_id")))
 
-    def answer(events: list) -> dict[str, Any]:
-        why = refusal(events, student.account)
-        if why is not None:
-            raise GameError(why)
-        return {"ok": True, "message": "Cancelled."}
-    return await _submit(game, student, [cmd], answer)
+    return await _submit(game, student, [cmd], done(student, "Cancelled."))
 
 async def close_position(game: Game, student: Student, body: dict[str, Any]) -> dict[str, Any]:
     """Close the whole position at market (reduce-only)."""
@@ -135,12 +139,8 @@ async def set_leverage(game: Game, student: Student, body: dict[str, Any]) -> di
     if type(lev) is not int or not 1 <= lev <= game.max_leverage:
         raise GameError(f"Leverage must be a whole number from 1 to {game.max_leverage} in this game.")
 
-    def answer(events: list) -> dict[str, Any]:
-        why = refusal(events, student.account)
-        if why is not None:
-            raise GameError(why)
-        return {"ok": True, "message": f"Leverage set to {lev}x."}
-    return await _submit(game, student, [SetLeverage(student.account, inst.symbol, lev)], answer)
+    return await _submit(game, student, [SetLeverage(student.account, inst.symbol, lev)],
+                         done(student, f"Leverage set to {lev}x."))
 
 async def set_margin_mode(game: Game, student: Student, body: dict[str, Any]) -> dict[str, Any]:
     _open_for_trading(game)
@@ -149,12 +149,8 @@ async def set_margin_mode(game: Game, student: Student, body: dict[str, Any]) ->
     if mode not in game.cfg.margin_modes:
         raise GameError(f"This game allows {' and '.join(m.lower() for m in game.cfg.margin_modes)} margin only.")
 
-    def answer(events: list) -> dict[str, Any]:
-        why = refusal(events, student.account)
-        if why is not None:
-            raise GameError(why)
-        return {"ok": True, "message": f"Margin mode set to {mode.lower()}."}
-    return await _submit(game, student, [SetMarginMode(student.account, inst.symbol, mode)], answer)
+    return await _submit(game, student, [SetMarginMode(student.account, inst.symbol, mode)],
+                         done(student, f"Margin mode set to {mode.lower()}."))
 
 async def adjust_margin(game: Game, student: Student, body: dict[str, Any]) -> dict[str, Any]:
     """Add (amount > 0) or remove (amount < 0) margin of an isolated position, in USDT."""
@@ -164,10 +160,6 @@ async def adjust_margin(game: Game, student: Student, body: dict[str, Any]) -> d
     if not amount:
         raise GameError("Enter an amount of USDT: positive to add margin, negative to remove it.")
 
-    def answer(events: list) -> dict[str, Any]:
-        why = refusal(events, student.account)
-        if why is not None:
-            raise GameError(why)
-        verb = "Added" if amount > 0 else "Removed"
-        return {"ok": True, "message": f"{verb} {shapes.cash(abs(amount)).rstrip('0').rstrip('.')} USDT of margin."}
-    return await _submit(game, student, [AdjustIsolatedMargin(student.account, inst.symbol, amount)], answer)
+    verb = "Added" if amount > 0 else "Removed"
+    return await _submit(game, student, [AdjustIsolatedMargin(student.account, inst.symbol, amount)],
+                         done(student, f"{verb} {shapes.cash(abs(amount)).rstrip('0').rstrip('.')} USDT of margin."))
