@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 
@@ -334,6 +335,13 @@ def serve_main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
     config, raw = load_server_config(args.config)
+    return run_service(lambda: ExchangeService(config, raw, args.run_dir, options_from(raw, args),
+                                               Path(args.config).resolve().parent))
+
+
+def run_service(make: Callable[[], ExchangeService]) -> int:
+    """Build a service and run it until SIGINT/SIGTERM, on uvloop when installed (the `fast` extra);
+    a refused start is one line and exit code 2."""
     try:
         import uvloop  # type: ignore[import-not-found]
     except ImportError:
@@ -341,8 +349,7 @@ def serve_main(argv: list[str]) -> int:
     else:
         runner = uvloop.run
     try:
-        service = ExchangeService(config, raw, args.run_dir, options_from(raw, args), Path(args.config).resolve().parent)
-        runner(service.run_until_signal())
+        runner(make().run_until_signal())
     except RecoveryRefused as exc:
         get_logger("exchange").error("refusing to start", reason=str(exc))
         return 2

@@ -10,16 +10,15 @@ report.html) from its journals and exits.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ...config import ExchangeConfig
-from ...persistence import OVERRIDE_FLAG, RecoveryRefused
-from ..app import ExchangeService, ServeError, ServeOptions, load_server_config, options_from
-from ..logcfg import configure_logging, get_logger
+from ...persistence import OVERRIDE_FLAG
+from ..app import ExchangeService, ServeOptions, load_server_config, options_from, run_service
+from ..logcfg import configure_logging
 from .config import GameConfig, parse_game
 from .game import Game
 from .replay import replay_run
@@ -118,13 +117,5 @@ def classroom_main(argv: list[str]) -> int:
         (out / "report.html").write_text(report_html(played))
         print(f"wrote {out / 'results.csv'} and {out / 'report.html'}")
         return 0
-    try:
-        service = ClassroomService(config, raw, run_dir, options_from(raw, args), game, Path(args.game).resolve().parent)
-        asyncio.run(service.run_until_signal())
-    except RecoveryRefused as exc:
-        get_logger("exchange").error("refusing to start", reason=str(exc))
-        return 2
-    except ServeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_service(lambda: ClassroomService(config, raw, run_dir, options_from(raw, args), game,
+                                                Path(args.game).resolve().parent))
